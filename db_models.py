@@ -1,0 +1,109 @@
+"""The schema: SQLAlchemy 2 typed models. Times are stored in UTC."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes in and out, stored as UTC (SQLite keeps no zone, so it is put back on read)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict: JSON, int: Integer}
+
+
+class Dialogue(Base):
+    """Where each user is in the dialogue: survives restarts."""
+
+    __tablename__ = "dialogues"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    state: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProcessedEvent(Base):
+    """Ids of events already applied, so a re-delivered update is skipped."""
+
+    __tablename__ = "processed_events"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    processed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Outbox(Base):
+    """A reply committed with its event and delivered after the commit, until VK accepts it.
+
+    `random_id` is fixed when the row is written, so every retry of a send carries the same
+    one and VK drops a duplicate.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "status", "next_try_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # send | edit | answer
+    peer_id: Mapped[int] = mapped_column(BigInteger)
+    text: Mapped[str] = mapped_column(Text, default="")
+    keyboard: Mapped[str | None] = mapped_column(Text)
+    cmid: Mapped[int | None] = mapped_column(BigInteger)
+    callback_id: Mapped[str | None] = mapped_column(String(64))
+    # Set on a manager's order card: its delivered cmid is how a decision edits it later.
+    card_order_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    random_id: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_try_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    result_cmid: Mapped[int | None] = mapped_column(BigInteger)
+    last_error: Mapped[str | None] = mapped_column(String(255))
+
+
+class Order(Base):
+    """A customer's order (a service or a table booking), from Send to the manager's decision."""
+
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # service | booking
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    details: Mapped[dict] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    decided_by: Mapped[int | None] = mapped_column(BigInteger)
+    decided_at: Mapped[datetime | None]
+    reject_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class PollState(Base):
+    """The last long-poll `ts` whose updates were all applied: after a restart the bot asks
+    VK for what came since, instead of skipping what arrived while it was down."""
+
+    __tablename__ = "poll_state"
+
+    group_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    ts: Mapped[str] = mapped_column(String(32))

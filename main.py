@@ -1,0 +1,295 @@
+"""Entry point: settings, start-up checks, the Bots Long Poll loop, a graceful stop.
+
+    python main.py              run the bot (settings from the environment and .env)
+    python main.py --sandbox    try the bot in the terminal against the VK emulator
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping
+from datetime import timedelta
+
+import requests
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from vk_api.exceptions import ApiError, ApiHttpError
+
+import db
+import db_functions as dbf
+import handlers
+from config import Settings, SettingsError, load_settings
+from db_models import utcnow
+from vk_functions import (Backoff, LongPoll, OutboxSender, StartupProblem, VkClient, VkUnavailable, check_longpoll,
+                          check_token, describe, managers_not_allowing, parse_event)
+
+log = logging.getLogger("bot")
+EXIT_CONFIG = 2
+EVENT_MEMORY = timedelta(days=3)  # VK never re-delivers an update older than this
+
+
+class StopPolling(BaseException):
+    """Raised by the signal handler to abort a long poll in flight (nothing is lost: the
+    poll's ts is stored only after its updates are applied)."""
+
+
+class SecretFilter(logging.Filter):
+    """Masks the token in every log record, tracebacks included."""
+
+    def __init__(self, *secrets: str):
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        masked = self._mask(text)
+        if masked != text:
+            record.msg, record.args = masked, ()
+        if record.exc_text:
+            record.exc_text = self._mask(record.exc_text)
+        return True
+
+    def _mask(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
+def setup_logging(settings: Settings) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(SecretFilter(settings.vk_token))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.log_level)
+
+
+class Bot:
+    """The event loop: one transaction per event, replies delivered after the commit."""
+
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session], client: VkClient,
+                 sender: OutboxSender | None = None, reconnect: Backoff | None = None):
+        self.settings = settings
+        self.sessions = sessions
+        self.client = client
+        self.sender = sender or OutboxSender(client, sessions)
+        self.reconnect = reconnect or Backoff(first=1.0, cap=60.0)
+        self.stopping = threading.Event()
+        self.processed: deque[str] = deque(maxlen=10_000)  # recent event ids handled (tests wait on it)
+        self._processed_cond = threading.Condition()
+        self._poll: LongPoll | None = None
+        self.polling = False  # True only while waiting on the long poll, when aborting is safe
+        self.connected = threading.Event()  # set once the long poll server is known
+
+    # --- one event -----------------------------------------------------------------
+    def context(self) -> handlers.Context:
+        return handlers.Context(manager_ids=frozenset(self.settings.manager_ids),
+                                scenarios=self.settings.scenarios, now=utcnow())
+
+    def apply(self, session: Session, event: handlers.Incoming) -> bool:
+        """Decide and store one event inside the caller's transaction; False if seen before."""
+        if not event.event_id or dbf.event_seen(session, event.event_id):
+            return False
+        dialogue = dbf.load_dialogue(session, event.user_id)
+        ctx = self.context()
+        outcome = handlers.dispatch(event, dialogue, ctx)
+        for effect in outcome.effects:
+            result = dbf.apply_effect(session, effect, event, ctx.now)
+            outcome = outcome.then(handlers.after(effect, result, event, ctx))
+        if event.user_id and (outcome.state is not None or dialogue.is_new):
+            state = outcome.state or dialogue.state
+            data = outcome.data if outcome.data is not None else dialogue.data
+            dbf.save_dialogue(session, event.user_id, state, data)
+        dbf.enqueue(session, outcome.replies)
+        dbf.mark_event(session, event.event_id)
+        return True
+
+    def handle(self, raw: Mapping) -> None:
+        """Apply one raw update; never raises (the loop must not die)."""
+        event = parse_event(raw)
+        try:
+            self._apply_with_db_retry(event)
+        except Exception:  # noqa: BLE001 - one bad event must not stop the bot
+            log.exception("event %s from user %s failed", event.event_id, event.user_id)
+            self._apologise(event)
+        self.sender.wake()
+        with self._processed_cond:
+            self.processed.append(event.event_id)
+            self._processed_cond.notify_all()
+
+    def _apply_with_db_retry(self, event: handlers.Incoming) -> None:
+        # A lost database connection is waited out: the event is applied once it is back,
+        # instead of being dropped (VK will not send it again).
+        attempt = 0
+        while True:
+            try:
+                with self.sessions.begin() as session:
+                    self.apply(session, event)
+                return
+            except (OperationalError, DBAPIError) as exc:
+                if not getattr(exc, "connection_invalidated", False) and not isinstance(exc, OperationalError):
+                    raise
+                attempt += 1
+                log.error("database unavailable for event %s (%s), retry %d", event.event_id,
+                          type(exc.orig).__name__ if exc.orig else type(exc).__name__, attempt)
+                if self.stopping.wait(self.reconnect.delay(min(attempt, 6))):
+                    raise
+
+    def _apologise(self, event: handlers.Incoming) -> None:
+        if event.from_chat or event.kind == "other" or not event.peer_id:
+            return
+        try:
+            with self.sessions.begin() as session:
+                if event.event_id and not dbf.event_seen(session, event.event_id):
+                    dbf.mark_event(session, event.event_id)
+                dbf.enqueue(session, [handlers.apology(event)])
+        except Exception:  # noqa: BLE001
+            log.exception("could not store the apology for event %s", event.event_id)
+
+    def wait_processed(self, event_id: str, timeout: float = 10.0) -> bool:
+        with self._processed_cond:
+            return self._processed_cond.wait_for(lambda: event_id in self.processed, timeout)
+
+    # --- the loop --------------------------------------------------------------------
+    def connect(self) -> LongPoll:
+        attempt = 0
+        while True:
+            try:
+                poll = LongPoll(self.client, wait=self.settings.longpoll_wait)
+                with self.sessions.begin() as session:
+                    poll.ts = dbf.load_ts(session, self.settings.vk_group_id) or poll.ts
+                self.connected.set()
+                return poll
+            except (VkUnavailable, ApiError, ApiHttpError, requests.RequestException, ValueError) as exc:
+                attempt += 1
+                log.error("cannot get the long poll server (%s), retry %d", describe(exc), attempt)
+                if self.stopping.wait(self.reconnect.delay(min(attempt, 6))):
+                    raise InterruptedError from None
+
+    def poll_once(self) -> list:
+        if self._poll is None:
+            self._poll = self.connect()
+        try:
+            self.polling = True
+            try:
+                return self._poll.check()
+            finally:
+                self.polling = False
+        except requests.Timeout:
+            log.warning("long poll neither answered nor failed in time: reconnecting")
+        except (VkUnavailable, ApiError, ApiHttpError, requests.RequestException, ValueError) as exc:
+            log.warning("long poll error (%s): reconnecting", describe(exc))
+            self.stopping.wait(self.reconnect.delay(0))
+        self._poll = None
+        return []
+
+    def save_ts(self) -> None:
+        if self._poll is None:
+            return
+        try:
+            with self.sessions.begin() as session:
+                dbf.save_ts(session, self.settings.vk_group_id, self._poll.ts)
+        except Exception:  # noqa: BLE001 - at worst, a restart re-reads updates it will skip by id
+            log.exception("storing the long poll position failed")
+
+    def prune(self) -> None:
+        try:
+            with self.sessions.begin() as session:
+                dbf.prune_events(session, utcnow() - EVENT_MEMORY)
+        except Exception:  # noqa: BLE001 - housekeeping must never stop the bot
+            log.exception("pruning old event ids failed")
+
+    def run(self) -> None:
+        """Poll and handle until stop(); the batch in hand is always finished."""
+        self.sender.start()
+        last_prune = 0.0
+        try:
+            while not self.stopping.is_set():
+                if time.monotonic() - last_prune > 3600:
+                    self.prune()
+                    last_prune = time.monotonic()
+                try:
+                    updates = self.poll_once()
+                except (InterruptedError, StopPolling):
+                    break
+                for raw in updates:
+                    self.handle(raw)
+                if updates:
+                    self.save_ts()
+        finally:
+            self.sender.stop()
+            self.sender.join(timeout=30)
+            log.info("stopped")
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+
+# --- start-up -------------------------------------------------------------------------
+def startup_checks(client: VkClient, settings: Settings) -> None:
+    check_token(client)
+    check_longpoll(client)
+    for manager_id in managers_not_allowing(client, settings.manager_ids):
+        log.warning("manager %d has not allowed messages from the community: they must write to the "
+                    "community once, or they will not get order cards", manager_id)
+
+
+def build(settings: Settings) -> Bot:
+    engine = db.make_engine(settings.database_url)
+    db.create_schema(engine)
+    return Bot(settings, db.make_session_factory(engine), VkClient(settings))
+
+
+def install_signal_handlers(bot: Bot) -> None:
+    def on_signal(signum, _frame):
+        log.info("signal %s: finishing the current event, then stopping", signal.Signals(signum).name)
+        bot.stop()
+        if bot.polling:
+            raise StopPolling
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+
+def run(settings: Settings) -> int:
+    setup_logging(settings)
+    try:
+        bot = build(settings)
+        startup_checks(bot.client, settings)
+    except StartupProblem as problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    except VkUnavailable as exc:
+        print(f"error: VK is not reachable at {settings.vk_api_url} ({exc}); check the network", file=sys.stderr)
+        return 1
+    install_signal_handlers(bot)
+    log.info("bot started for community %d", settings.vk_group_id)
+    bot.run()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="VK community bot for service orders and table bookings")
+    parser.add_argument("--sandbox", action="store_true", help="chat with the bot in the terminal, no VK account")
+    args = parser.parse_args(argv)
+    if args.sandbox:
+        import sandbox
+
+        return sandbox.main()
+    try:
+        settings = load_settings()
+    except SettingsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_CONFIG
+    return run(settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""The database layer on SQLite and PostgreSQL: dialogues, event ids, the outbox."""
+from datetime import timedelta
+
+import db_functions as dbf
+import handlers as h
+from db_models import utcnow
+
+
+def test_dialogue_round_trip(sessions):
+    with sessions.begin() as s:
+        assert dbf.load_dialogue(s, 1).is_new
+        dbf.save_dialogue(s, 1, h.State.MENU, {"service": 3, "text": "привет"})
+    with sessions.begin() as s:
+        dialogue = dbf.load_dialogue(s, 1)
+    assert (dialogue.state, dict(dialogue.data), dialogue.is_new) == (h.State.MENU, {"service": 3, "text": "привет"}, False)
+
+
+def test_unknown_stored_state_starts_over(sessions):
+    with sessions.begin() as s:
+        dbf.save_dialogue(s, 1, h.State.MENU, {})
+    with sessions.begin() as s:
+        s.get(dbf.Dialogue, 1).state = "state-from-an-old-version"
+    with sessions.begin() as s:
+        assert dbf.load_dialogue(s, 1) == h.Dialogue(h.State.MENU, {})
+
+
+def test_event_ids_and_pruning(sessions):
+    with sessions.begin() as s:
+        dbf.mark_event(s, "e1")
+    with sessions.begin() as s:
+        assert dbf.event_seen(s, "e1") and not dbf.event_seen(s, "e2")
+        assert dbf.prune_events(s, utcnow() + timedelta(seconds=1)) == 1
+    with sessions.begin() as s:
+        assert not dbf.event_seen(s, "e1")
+
+
+def test_outbox_order_retry_and_blocking(sessions):
+    with sessions.begin() as s:
+        rows = dbf.enqueue(s, [h.Reply.send(1, "a"), h.Reply.send(1, "b"), h.Reply.send(2, "c")])
+        ids = [r.id for r in rows]
+        assert len({r.random_id for r in rows}) == 3
+    now = utcnow()
+    with sessions.begin() as s:
+        assert [r.id for r in dbf.due_outbox(s, now)] == ids
+        dbf.mark_retry(s, ids[0], 1, timedelta(minutes=5), "HTTP 502")
+        dbf.mark_sent(s, ids[2])
+    with sessions.begin() as s:
+        assert dbf.pending_peers_blocked(s, utcnow()) == {1}
+        assert [r.id for r in dbf.due_outbox(s, utcnow())] == [ids[1]]
+        assert dbf.next_outbox_time(s) is not None
+
+
+def test_card_cmids(sessions):
+    with sessions.begin() as s:
+        rows = dbf.enqueue(s, [h.Reply.send(200, "card", card_order_id=5), h.Reply.send(201, "card", card_order_id=5)])
+        dbf.mark_sent(s, rows[0].id, cmid=11)
+    with sessions.begin() as s:
+        assert dbf.card_cmids(s, 5) == {200: 11}
+
+
+def test_poll_ts(sessions):
+    with sessions.begin() as s:
+        assert dbf.load_ts(s, 1) is None
+        dbf.save_ts(s, 1, "10")
+    with sessions.begin() as s:
+        dbf.save_ts(s, 1, "12")
+    with sessions.begin() as s:
+        assert dbf.load_ts(s, 1) == "12"

@@ -1,0 +1,424 @@
+"""The only module that talks to VK: the API client, the long poll, the parser of raw
+events, the delivery of stored replies, and the start-up checks.
+
+vk_api is used as it is, through its public parts: `VkApiGroup` (a community token's
+20 requests a second), its `session` parameter (a requests session of ours that points
+the method URL at VK_API_URL and puts a timeout on every call) and `VkBotLongPoll`.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+import requests
+import vk_api
+from vk_api.bot_longpoll import VkBotLongPoll
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+from vk_api.exceptions import ApiError, ApiHttpError
+
+import db_functions as dbf
+from config import Settings
+from db_models import Outbox, utcnow
+from handlers import Incoming
+
+log = logging.getLogger("vk")
+
+VK_METHOD_URL = "https://api.vk.ru/method/"
+CHAT_PEER_START = 2_000_000_000
+RETRIABLE_CODES = {6, 10}  # too many requests per second; VK's internal error
+FLOOD_CODE = 9
+PERMANENT_SEND_CODES = {7, 15, 100, 900, 901, 902, 911, 914, 917, 945, 946}
+MIN_LONGPOLL_VERSION = (5, 103)
+REQUIRED_EVENTS = ("message_new", "message_event")
+
+
+class VkUnavailable(Exception):
+    """VK did not answer usefully after the retries: a network error, a 5xx, error 6 or 10."""
+
+
+class StartupProblem(Exception):
+    """The community is not set up for the bot; the message says what to switch on."""
+
+
+# --- HTTP ----------------------------------------------------------------------------
+class VkHttpSession(requests.Session):
+    """Sends vk_api's method calls to `api_url` and never waits without a timeout."""
+
+    def __init__(self, api_url: str, timeout: float):
+        super().__init__()
+        self.api_url = api_url
+        self.timeout = timeout
+        self.headers["User-Agent"] = "vk-order-bot/1.0"
+
+    def request(self, method, url, *args, **kwargs):
+        if isinstance(url, str) and url.startswith(VK_METHOD_URL):
+            url = self.api_url + url[len(VK_METHOD_URL):]
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeout
+        return super().request(method, url, *args, **kwargs)
+
+
+class CommunityApi(vk_api.VkApiGroup):
+    """vk_api's community client, with its unbounded error-6 retry handed to `VkClient`."""
+
+    def too_many_rps_handler(self, error):
+        return None  # raise; VkClient retries with a cap and backoff
+
+
+def is_retriable(exc: Exception) -> bool:
+    if isinstance(exc, ApiError):
+        return exc.code in RETRIABLE_CODES
+    if isinstance(exc, ApiHttpError):
+        return exc.response.status_code >= 500 or exc.response.status_code == 429
+    return isinstance(exc, (requests.RequestException, ValueError))
+
+
+def describe(exc: Exception) -> str:
+    """A log-safe description: vk_api's errors carry the request values, so never str() those."""
+    if isinstance(exc, ApiError):
+        return f"VK error {exc.code}: {exc.error.get('error_msg', '')}"
+    if isinstance(exc, ApiHttpError):
+        return f"HTTP {exc.response.status_code}"
+    return type(exc).__name__
+
+
+@dataclass
+class Backoff:
+    first: float = 0.2
+    cap: float = 5.0
+
+    def delay(self, attempt: int) -> float:
+        """Exponential with jitter, so many retries do not arrive in step."""
+        return min(self.cap, self.first * 2 ** attempt) * random.uniform(0.8, 1.2)
+
+
+class VkClient:
+    """Method calls with bounded retries for the transient errors."""
+
+    def __init__(self, settings: Settings, attempts: int = 4, backoff: Backoff | None = None,
+                 sleep: Callable[[float], None] = time.sleep):
+        session = VkHttpSession(settings.vk_api_url, settings.http_timeout)
+        self.vk = CommunityApi(token=settings.vk_token, api_version=settings.vk_api_version, session=session)
+        self.group_id = settings.vk_group_id
+        self.attempts = attempts
+        self.backoff = backoff or Backoff()
+        self.sleep = sleep
+
+    def call(self, method: str, params: Mapping | None = None, attempts: int | None = None):
+        attempts = attempts or self.attempts
+        for attempt in range(attempts):
+            try:
+                return self.vk.method(method, dict(params or {}))
+            except Exception as exc:  # noqa: BLE001 - sorted by is_retriable below
+                if not is_retriable(exc):
+                    raise
+                if attempt + 1 == attempts:
+                    raise VkUnavailable(f"{method}: {describe(exc)}") from None
+                log.warning("%s failed (%s), retry %d of %d", method, describe(exc), attempt + 1, attempts - 1)
+                self.sleep(self.backoff.delay(attempt))
+        raise AssertionError("unreachable")
+
+
+# --- Parsing raw events -------------------------------------------------------------
+def _payload(raw) -> tuple[Mapping | None, bool]:
+    """A payload as a dict: VK sends message.payload as a JSON string and
+    message_event.payload as an object. Anything else is reported as malformed."""
+    if raw is None or raw == "":
+        return None, False
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return None, True
+    return (raw, False) if isinstance(raw, dict) else (None, True)
+
+
+def _int(value, default: int = 0) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _attachment_types(message: Mapping) -> tuple[str, ...]:
+    items = message.get("attachments") or []
+    return tuple(str(a.get("type", "unknown")) for a in items if isinstance(a, Mapping))
+
+
+def parse_event(raw: Mapping) -> Incoming:
+    """Turn a raw Bots Long Poll update into an Incoming; never raises on odd input."""
+    kind = raw.get("type") if isinstance(raw, Mapping) else None
+    obj = raw.get("object") if isinstance(raw, Mapping) else None
+    event_id = str(raw.get("event_id") or "") if isinstance(raw, Mapping) else ""
+    obj = obj if isinstance(obj, Mapping) else {}
+    if kind == "message_new" and isinstance(obj.get("message"), Mapping):
+        return _parse_message(event_id, obj["message"])
+    if kind == "message_event":
+        return _parse_callback(event_id, obj)
+    return Incoming(kind="other", event_id=event_id, user_id=0, peer_id=0)
+
+
+def _parse_message(event_id: str, message: Mapping) -> Incoming:
+    payload, malformed = _payload(message.get("payload"))
+    peer_id = _int(message.get("peer_id"))
+    text = message.get("text")
+    return Incoming(
+        kind="message", event_id=event_id, user_id=_int(message.get("from_id")), peer_id=peer_id,
+        text=text if isinstance(text, str) else "", payload=payload, payload_malformed=malformed,
+        attachments=_attachment_types(message), cmid=_int(message.get("conversation_message_id")) or None,
+        from_chat=peer_id >= CHAT_PEER_START or peer_id <= 0,
+    )
+
+
+def _parse_callback(event_id: str, obj: Mapping) -> Incoming:
+    payload, malformed = _payload(obj.get("payload"))
+    peer_id = _int(obj.get("peer_id"))
+    callback_id = obj.get("event_id")
+    return Incoming(
+        kind="callback", event_id=event_id, user_id=_int(obj.get("user_id")), peer_id=peer_id,
+        payload=payload, payload_malformed=malformed,
+        callback_id=callback_id if isinstance(callback_id, str) else None,
+        cmid=_int(obj.get("conversation_message_id")) or None,
+        from_chat=peer_id >= CHAT_PEER_START or peer_id <= 0,
+    )
+
+
+# --- Delivering replies ------------------------------------------------------------
+@dataclass(frozen=True)
+class Delivery:
+    """What became of one reply: sent (with the card's cmid), retry later, or given up."""
+
+    status: str  # sent | retry | failed
+    cmid: int | None = None
+    error: str = ""
+
+
+def reply_params(reply, random_id: int) -> tuple[str, dict]:
+    """The VK method and parameters for a stored reply (an Outbox row or a Reply)."""
+    if reply.kind == "answer":
+        data = {"type": "show_snackbar", "text": reply.text}
+        params = {"event_id": reply.callback_id, "user_id": reply.peer_id, "peer_id": reply.peer_id,
+                  "event_data": json.dumps(data, ensure_ascii=False)}
+        return "messages.sendMessageEventAnswer", params
+    params = {"peer_id": reply.peer_id, "message": reply.text}
+    if reply.keyboard is not None:
+        params["keyboard"] = reply.keyboard
+    if reply.kind == "edit":
+        return "messages.edit", {**params, "cmid": reply.cmid}
+    if reply.card_order_id is not None:
+        # A manager card: `peer_ids` makes VK answer with the cmid needed to edit it later.
+        params["peer_ids"] = str(params.pop("peer_id"))
+    return "messages.send", {**params, "random_id": random_id, "dont_parse_links": 1}
+
+
+def _send_result(result) -> Delivery:
+    if isinstance(result, list):  # the peer_ids form: one entry per peer
+        entry = result[0] if result and isinstance(result[0], Mapping) else {}
+        if "error" in entry:
+            return Delivery("failed", error=f"VK error {entry['error'].get('code')}")
+        return Delivery("sent", cmid=_int(entry.get("conversation_message_id")) or None)
+    return Delivery("sent")
+
+
+def deliver(client: VkClient, reply, random_id: int) -> Delivery:
+    """Send one stored reply; sorts VK's answer into sent, retry or failed."""
+    method, params = reply_params(reply, random_id)
+    try:
+        return _send_result(client.call(method, params))
+    except VkUnavailable as exc:
+        return Delivery("retry", error=str(exc))
+    except ApiError as exc:
+        if exc.code == FLOOD_CODE:
+            return Delivery("retry", error=describe(exc))
+        if method == "messages.sendMessageEventAnswer" or exc.code in PERMANENT_SEND_CODES:
+            return Delivery("failed", error=describe(exc))
+        return Delivery("retry", error=describe(exc))
+    except ApiHttpError as exc:
+        return Delivery("retry", error=describe(exc))
+
+
+class OutboxSender(threading.Thread):
+    """Delivers committed replies, oldest first, and retries each until VK accepts it.
+
+    A reply waiting for a retry holds back that peer's later replies, so a customer
+    never reads them out of order. Runs beside the event loop; `wake()` after a commit.
+    """
+
+    def __init__(self, client: VkClient, sessions: sessionmaker[Session], retry: Backoff | None = None,
+                 idle_wait: float = 5.0):
+        super().__init__(name="outbox-sender", daemon=True)
+        self.client = client
+        self.sessions = sessions
+        self.retry = retry or Backoff(first=1.0, cap=300.0)
+        self.idle_wait = idle_wait
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self.idle = threading.Event()  # set when a pass found nothing due and no wake is pending
+        self.delivered = 0
+
+    def wake(self) -> None:
+        with self._lock:
+            self.idle.clear()
+            self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    def run(self) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            self._wake.clear()
+            try:
+                sent = self.deliver_due()
+                failures = 0
+            except SQLAlchemyError as exc:
+                failures += 1
+                log.error("outbox: database unavailable (%s), retrying", type(exc).__name__)
+                self._stopping.wait(self.retry.delay(min(failures, 5)))
+                continue
+            if not sent:
+                with self._lock:
+                    if not self._wake.is_set():
+                        self.idle.set()
+                self._wake.wait(self._next_wait())
+
+    def _next_wait(self) -> float:
+        with self.sessions.begin() as session:
+            due = dbf.next_outbox_time(session)
+        if due is None:
+            return self.idle_wait
+        return max(0.0, min(self.idle_wait, (due - utcnow()).total_seconds()))
+
+    def deliver_due(self) -> int:
+        """One pass over what is due; returns how many replies were handled."""
+        now = utcnow()
+        with self.sessions.begin() as session:
+            blocked = dbf.pending_peers_blocked(session, now)
+            rows = [r for r in dbf.due_outbox(session, now) if r.peer_id not in blocked]
+        for row in rows:
+            if row.peer_id in blocked or self._stopping.is_set() and row.kind != "answer":
+                continue
+            outcome = deliver(self.client, row, row.random_id)
+            self._record(row, outcome)
+            if outcome.status == "retry":
+                blocked.add(row.peer_id)
+        return len(rows)
+
+    def _record(self, row: Outbox, outcome: Delivery) -> None:
+        with self.sessions.begin() as session:
+            if outcome.status == "sent":
+                dbf.mark_sent(session, row.id, outcome.cmid)
+                self.delivered += 1
+            elif outcome.status == "failed":
+                log.warning("reply %d to peer %d given up: %s", row.id, row.peer_id, outcome.error)
+                dbf.mark_failed(session, row.id, outcome.error)
+            else:
+                delay = timedelta(seconds=self.retry.delay(row.attempts))
+                log.warning("reply %d to peer %d will be retried: %s", row.id, row.peer_id, outcome.error)
+                dbf.mark_retry(session, row.id, row.attempts + 1, delay, outcome.error)
+
+
+# --- Long poll ------------------------------------------------------------------------
+class LongPoll(VkBotLongPoll):
+    """vk_api's Bots Long Poll that also renews its key before it can go stale and gives
+    back the raw updates (the bot parses them itself, tolerantly)."""
+
+    __slots__ = ("renew_after", "renewed_at", "margin")
+
+    def __init__(self, client: VkClient, wait: int, renew_after: float = 600.0, margin: float = 5.0):
+        self.renew_after = renew_after
+        self.margin = margin
+        self.renewed_at = time.monotonic()
+        super().__init__(client.vk, client.group_id, wait=wait)
+
+    def update_longpoll_server(self, update_ts=True):
+        super().update_longpoll_server(update_ts)
+        self.renewed_at = time.monotonic()
+
+    def _parse_event(self, raw_event):
+        return raw_event
+
+    def check(self):
+        if time.monotonic() - self.renewed_at > self.renew_after:
+            log.info("renewing the long poll key before it goes stale")
+            self.update_longpoll_server(update_ts=False)  # keep ts: nothing is skipped
+        return self._check()
+
+    def _check(self) -> list:
+        # vk_api's check() with our watchdog margin: a poll that neither answers nor fails
+        # within wait + margin raises a Timeout, and the loop asks for a new server.
+        params = {"act": "a_check", "key": self.key, "ts": self.ts, "wait": self.wait}
+        response = self.session.get(self.url, params=params, timeout=self.wait + self.margin).json()
+        if not isinstance(response, Mapping):
+            raise ValueError("long poll answered with something other than an object")
+        if "failed" not in response:
+            self.ts = response["ts"]
+            return list(response.get("updates") or [])
+        return self._recover(response)
+
+    def _recover(self, response: Mapping) -> list:
+        code = response.get("failed")
+        log.warning("long poll failed=%s, recovering", code)
+        if code == 1:
+            self.ts = response.get("ts", self.ts)
+        elif code == 2:
+            self.update_longpoll_server(update_ts=False)
+        else:
+            self.update_longpoll_server()
+        return []
+
+
+# --- Start-up checks ---------------------------------------------------------------
+def check_token(client: VkClient) -> None:
+    try:
+        answer = client.call("groups.getById", {"group_id": client.group_id})
+    except ApiError as exc:
+        if exc.code == 5:
+            raise StartupProblem("VK_TOKEN is not accepted by VK (error 5): create a new community "
+                                 "token with the messages and manage rights") from None
+        raise StartupProblem(f"groups.getById failed: {describe(exc)}") from None
+    groups = answer.get("groups", []) if isinstance(answer, Mapping) else answer
+    ids = [g.get("id") for g in groups if isinstance(g, Mapping)]
+    if client.group_id not in ids:
+        raise StartupProblem(f"VK_GROUP_ID {client.group_id} is not the community of this token ({ids})")
+
+
+def _version_tuple(text: str) -> tuple[int, int]:
+    major, _, minor = str(text).partition(".")
+    return _int(major), _int(minor)
+
+
+def check_longpoll(client: VkClient) -> None:
+    settings = client.call("groups.getLongPollSettings", {"group_id": client.group_id})
+    if not settings.get("is_enabled"):
+        raise StartupProblem("Long Poll API is off: in the community's Manage > API usage > Long Poll API, "
+                             "switch it on with API version 5.199")
+    version = settings.get("api_version", "0.0")
+    if _version_tuple(version) < MIN_LONGPOLL_VERSION:
+        raise StartupProblem(f"Long Poll API version is {version}: set it to 5.199 in Manage > API usage > "
+                             "Long Poll API")
+    events = settings.get("events") or {}
+    missing = [name for name in REQUIRED_EVENTS if not events.get(name)]
+    if missing:
+        raise StartupProblem(f"Long Poll event types off: switch on {', '.join(missing)} in Manage > "
+                             "API usage > Long Poll API > Event types")
+
+
+def managers_not_allowing(client: VkClient, manager_ids) -> list[int]:
+    """Managers who have not yet allowed messages from the community (they must write to it once)."""
+    refused = []
+    for manager_id in manager_ids:
+        answer = client.call("messages.isMessagesFromGroupAllowed",
+                             {"group_id": client.group_id, "user_id": manager_id})
+        if not answer.get("is_allowed"):
+            refused.append(manager_id)
+    return refused
