@@ -6,14 +6,14 @@ You type as a customer; buttons are shown numbered and typing a number presses o
 """
 from __future__ import annotations
 
-import json
 import logging
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
 import db
-from config import HERE, load_settings
+from config import load_settings
 from main import Bot, startup_checks
 from vk_emulator import VKEmulator
 from vk_functions import VkClient
@@ -98,18 +98,21 @@ def repl(emu: VKEmulator, bot: Bot) -> None:
 
 def main() -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    with VKEmulator() as emu:
+    # A fresh database each run: the emulator starts empty too, so old cards could not be edited.
+    with VKEmulator() as emu, tempfile.TemporaryDirectory(prefix="vk-bot-sandbox-") as folder:
         emu.add_user(CUSTOMER_ID, "Анна", "Покупатель")
         emu.add_user(MANAGER_ID, "Олег", "Менеджер")
-        settings = sandbox_settings(emu, HERE / "sandbox.sqlite3")
+        settings = sandbox_settings(emu, Path(folder) / "sandbox.sqlite3")
         engine = db.make_engine(settings.database_url)
         db.create_schema(engine)
         bot = Bot(settings, db.make_session_factory(engine), VkClient(settings))
         startup_checks(bot.client, settings)
         loop = threading.Thread(target=bot.run, name="bot", daemon=True)
         loop.start()
+        if not bot.connected.wait(15):
+            print("The bot could not connect to the emulator's long poll.", file=sys.stderr)
+            return 1
         print(f"Sandbox: the bot runs against a local VK emulator at {emu.api_url}")
-        print(f"Data: {json.dumps(settings.database_url)}")
         try:
             repl(emu, bot)
         except KeyboardInterrupt:
