@@ -497,6 +497,7 @@ class VKEmulator:
         self._lp_key: str | None = None
         self._silenced: set[str] = set()
         self._redeliver = 0
+        self._kicks = 0
         self._delivered = 0
         self._used_one_time: set[int] = set()
         self._changes = 0
@@ -806,8 +807,9 @@ class VKEmulator:
             if key in self._silenced:
                 self._cond.wait_for(self._stopping.is_set, timeout=wait)
                 return {"ts": str(ts), "updates": []}
-            self._cond.wait_for(lambda: self._redeliver or self._ts > ts or self._stopping.is_set(),
-                                timeout=wait)
+            kicks = self._kicks
+            self._cond.wait_for(lambda: self._redeliver or self._ts > ts or self._stopping.is_set()
+                                or self._kicks != kicks, timeout=wait)
             updates = self._take_redelivery(ts) + [update for number, update in self._history if number > ts]
             self._delivered += len(updates)
             self._changed()
@@ -1086,6 +1088,12 @@ class VKEmulator:
         with self._cond:
             if self._lp_key:
                 self._silenced.add(self._lp_key)
+
+    def end_polls(self) -> None:
+        """Polls waiting now answer at once, as if their `wait` ran out (lets a test stop a bot fast)."""
+        with self._cond:
+            self._kicks += 1
+            self._changed()
 
     def redeliver(self, n: int) -> None:
         """The next poll also returns the last `n` already delivered updates again."""

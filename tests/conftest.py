@@ -126,6 +126,7 @@ class RunningBot:
 
     def stop(self) -> None:
         self.bot.stop()
+        self.emu.end_polls()
         self.thread.join(timeout=15)
         assert not self.thread.is_alive(), "the bot did not stop"
         self.bot.sessions.kw["bind"].dispose()
