@@ -65,8 +65,41 @@ class VkHttpSession(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
 
+class Pacer:
+    """Spaces request STARTS evenly. vk_api measures its delay from the end of the previous
+    answer, so under a backlog it stays well below the limit it is given; this does not."""
+
+    def __init__(self, per_second: float, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.interval = 1.0 / per_second
+        self.clock, self.sleep = clock, sleep
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        with self._lock:
+            now = self.clock()
+            start = max(now, self._next)
+            self._next = start + self.interval
+        if start > now:
+            self.sleep(start - now)
+
+
 class CommunityApi(vk_api.VkApiGroup):
-    """vk_api's community client, with its unbounded error-6 retry handed to `VkClient`."""
+    """vk_api's community client. Every call, vk_api's own long-poll ones included, is paced
+    by `Pacer` at just under VK's 20 requests a second for a community token; its unbounded
+    error-6 retry is handed to `VkClient`, which caps it."""
+
+    RPS_DELAY = 0  # pacing is done by Pacer, start to start
+    REQUESTS_PER_SECOND = 19.5  # VK allows 20; the margin absorbs network jitter
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.pacer = Pacer(self.REQUESTS_PER_SECOND)
+
+    def method(self, method, values=None, *args, **kwargs):
+        self.pacer.wait()
+        return super().method(method, values, *args, **kwargs)
 
     def too_many_rps_handler(self, error):
         return None  # raise; VkClient retries with a cap and backoff
@@ -111,11 +144,11 @@ class VkClient:
         self.backoff = backoff or Backoff()
         self.sleep = sleep
 
-    def call(self, method: str, params: Mapping | None = None, attempts: int | None = None):
+    def call(self, method: str, params: Mapping | None = None, attempts: int | None = None, raw: bool = False):
         attempts = attempts or self.attempts
         for attempt in range(attempts):
             try:
-                return self.vk.method(method, dict(params or {}))
+                return self.vk.method(method, dict(params or {}), raw=raw)
             except Exception as exc:  # noqa: BLE001 - sorted by is_retriable below
                 if not is_retriable(exc):
                     raise
@@ -198,6 +231,7 @@ class Delivery:
     status: str  # sent | retry | failed
     cmid: int | None = None
     error: str = ""
+    code: int | None = None
 
 
 def reply_params(reply, random_id: int) -> tuple[str, dict]:
@@ -227,6 +261,15 @@ def _send_result(result) -> Delivery:
     return Delivery("sent")
 
 
+def _error_delivery(method: str, code: int, text: str) -> Delivery:
+    """Sort a VK error for one reply: flood control and unknown errors are retried later."""
+    if code in RETRIABLE_CODES or code == FLOOD_CODE:
+        return Delivery("retry", error=text)
+    if method == "messages.sendMessageEventAnswer" or code in PERMANENT_SEND_CODES:
+        return Delivery("failed", error=text, code=code)
+    return Delivery("retry", error=text)
+
+
 def deliver(client: VkClient, reply, random_id: int) -> Delivery:
     """Send one stored reply; sorts VK's answer into sent, retry or failed."""
     method, params = reply_params(reply, random_id)
@@ -235,13 +278,59 @@ def deliver(client: VkClient, reply, random_id: int) -> Delivery:
     except VkUnavailable as exc:
         return Delivery("retry", error=str(exc))
     except ApiError as exc:
-        if exc.code == FLOOD_CODE:
-            return Delivery("retry", error=describe(exc))
-        if method == "messages.sendMessageEventAnswer" or exc.code in PERMANENT_SEND_CODES:
-            return Delivery("failed", error=describe(exc))
-        return Delivery("retry", error=describe(exc))
+        return _error_delivery(method, exc.code, describe(exc))
     except ApiHttpError as exc:
         return Delivery("retry", error=describe(exc))
+
+
+EXECUTE_MAX_CALLS = 25  # VK runs at most 25 API calls in one execute
+EXECUTE_MAX_CODE = 60_000  # characters of code in one request, well inside VK's request size
+
+
+def execute_code(calls: list[tuple[str, dict]]) -> str:
+    """VKScript that runs the calls in order and returns each one's result."""
+    body = ",".join(f"API.{method}({json.dumps(params, ensure_ascii=False)})" for method, params in calls)
+    return f"return [{body}];"
+
+
+def deliver_batch(client: VkClient, rows: list) -> list[Delivery]:
+    """Send several stored replies in one `execute` request, each keeping its own random_id
+    and its own outcome: one customer's error 901 does not touch the others' replies."""
+    calls = [reply_params(row, row.random_id) for row in rows]
+    try:
+        answer = client.call("execute", {"code": execute_code(calls)}, raw=True)
+    except VkUnavailable as exc:
+        return [Delivery("retry", error=str(exc))] * len(rows)
+    except (ApiError, ApiHttpError) as exc:
+        return [Delivery("retry", error=describe(exc))] * len(rows)
+    results = answer.get("response") if isinstance(answer, Mapping) else None
+    if not isinstance(results, list) or len(results) != len(rows):
+        return [Delivery("retry", error="execute answered with an unexpected shape")] * len(rows)
+    errors = iter(answer.get("execute_errors") or [])
+    return [_batch_result(method, result, errors) for (method, _), result in zip(calls, results)]
+
+
+def _batch_result(method: str, result, errors) -> Delivery:
+    if result is not False:
+        return _send_result(result)
+    error = next(errors, {})
+    code = _int(error.get("error_code"))
+    return _error_delivery(method, code, f"VK error {code}: {error.get('error_msg', '')}")
+
+
+def take_batch(rows: list, max_calls: int = EXECUTE_MAX_CALLS) -> list:
+    """The next replies that may go out together: at most one per peer (so a peer's
+    replies keep their order even if one is retried) and within execute's limits."""
+    batch, peers, size = [], set(), 0
+    for row in rows:
+        if row.peer_id in peers:
+            continue
+        size += len(row.text) + len(row.keyboard or "") + 200
+        if batch and (len(batch) == max_calls or size > EXECUTE_MAX_CODE):
+            break
+        batch.append(row)
+        peers.add(row.peer_id)
+    return batch
 
 
 class OutboxSender(threading.Thread):
@@ -252,8 +341,10 @@ class OutboxSender(threading.Thread):
     """
 
     def __init__(self, client: VkClient, sessions: sessionmaker[Session], retry: Backoff | None = None,
-                 idle_wait: float = 5.0):
+                 idle_wait: float = 5.0, batching: bool = True):
         super().__init__(name="outbox-sender", daemon=True)
+        self.batching = batching
+        self._forbidden_logged: set[int] = set()
         self.client = client
         self.sessions = sessions
         self.retry = retry or Backoff(first=1.0, cap=300.0)
@@ -275,17 +366,21 @@ class OutboxSender(threading.Thread):
 
     def run(self) -> None:
         failures = 0
-        while not self._stopping.is_set():
+        while True:
+            stopping = self._stopping.is_set()
             self._wake.clear()
             try:
-                sent = self.deliver_due()
+                handled = self.deliver_due()
                 failures = 0
             except SQLAlchemyError as exc:
                 failures += 1
                 log.error("outbox: database unavailable (%s), retrying", type(exc).__name__)
-                self._stopping.wait(self.retry.delay(min(failures, 5)))
+                if self._stopping.wait(self.retry.delay(min(failures, 5))):
+                    return
                 continue
-            if not sent:
+            if stopping:
+                return  # one last pass after stop(): the event in hand gets its replies
+            if not handled:
                 with self._lock:
                     if not self._wake.is_set():
                         self.idle.set()
@@ -299,32 +394,51 @@ class OutboxSender(threading.Thread):
         return max(0.0, min(self.idle_wait, (due - utcnow()).total_seconds()))
 
     def deliver_due(self) -> int:
-        """One pass over what is due; returns how many replies were handled."""
+        """One pass over what is due, in batches; returns how many replies were handled."""
         now = utcnow()
         with self.sessions.begin() as session:
             blocked = dbf.pending_peers_blocked(session, now)
-            rows = [r for r in dbf.due_outbox(session, now) if r.peer_id not in blocked]
-        for row in rows:
-            if row.peer_id in blocked or self._stopping.is_set() and row.kind != "answer":
-                continue
-            outcome = deliver(self.client, row, row.random_id)
-            self._record(row, outcome)
-            if outcome.status == "retry":
-                blocked.add(row.peer_id)
-        return len(rows)
+            rows = [r for r in dbf.due_outbox(session, now, limit=200) if r.peer_id not in blocked]
+        handled = 0
+        while rows:
+            batch = take_batch(rows) if self.batching else rows[:1]
+            outcomes = deliver_batch(self.client, batch) if len(batch) > 1 else [
+                deliver(self.client, batch[0], batch[0].random_id)]
+            self._record(batch, outcomes)
+            handled += len(batch)
+            done = {id(row) for row in batch}
+            retried = {row.peer_id for row, o in zip(batch, outcomes) if o.status == "retry"}
+            rows = [r for r in rows if id(r) not in done and r.peer_id not in retried]
+        return handled
 
-    def _record(self, row: Outbox, outcome: Delivery) -> None:
+    def _record(self, rows: list[Outbox], outcomes: list[Delivery]) -> None:
         with self.sessions.begin() as session:
-            if outcome.status == "sent":
-                dbf.mark_sent(session, row.id, outcome.cmid)
-                self.delivered += 1
-            elif outcome.status == "failed":
-                log.warning("reply %d to peer %d given up: %s", row.id, row.peer_id, outcome.error)
-                dbf.mark_failed(session, row.id, outcome.error)
-            else:
-                delay = timedelta(seconds=self.retry.delay(row.attempts))
-                log.warning("reply %d to peer %d will be retried: %s", row.id, row.peer_id, outcome.error)
-                dbf.mark_retry(session, row.id, row.attempts + 1, delay, outcome.error)
+            for row, outcome in zip(rows, outcomes):
+                self._record_one(session, row, outcome)
+
+    def _record_one(self, session: Session, row: Outbox, outcome: Delivery) -> None:
+        if outcome.status == "sent":
+            dbf.mark_sent(session, row.id, outcome.cmid)
+            self.delivered += 1
+        elif outcome.status == "failed":
+            self._log_given_up(row, outcome)
+            dbf.mark_failed(session, row.id, outcome.error)
+        else:
+            delay = timedelta(seconds=self.retry.delay(row.attempts))
+            log.warning("reply %d to peer %d will be retried: %s", row.id, row.peer_id, outcome.error)
+            dbf.mark_retry(session, row.id, row.attempts + 1, delay, outcome.error)
+
+    def _log_given_up(self, row: Outbox, outcome: Delivery) -> None:
+        # A user who forbade messages would otherwise fill the log with one line per reply.
+        if outcome.code == 901:
+            if row.peer_id in self._forbidden_logged:
+                return
+            if len(self._forbidden_logged) > 10_000:
+                self._forbidden_logged.clear()
+            self._forbidden_logged.add(row.peer_id)
+            log.warning("user %d does not allow messages from the community (901): replies dropped", row.peer_id)
+            return
+        log.warning("reply %d to peer %d given up: %s", row.id, row.peer_id, outcome.error)
 
 
 # --- Long poll ------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -48,25 +48,35 @@ if POSTGRES_SKIP and os.environ.get("REQUIRE_POSTGRES") == "1":  # CI: a skip wo
     raise pytest.UsageError(f"REQUIRE_POSTGRES=1 but {POSTGRES_SKIP}")
 
 
-def _reset_postgres(engine) -> None:
-    with engine.begin() as conn:
-        conn.execute(text("select pg_advisory_xact_lock(4242)"))  # tests in two processes wait their turn
-        Base.metadata.drop_all(conn)
-        Base.metadata.create_all(conn)
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A schema of this test process's own inside TEST_DATABASE_URL's database, so two test
+    runs on one server (two developers, or a run beside CI) never drop each other's tables."""
+    if POSTGRES_SKIP:
+        pytest.skip(POSTGRES_SKIP)
+    schema = f"test_{os.getpid()}"
+    admin = db.make_engine(TEST_DATABASE_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    url = make_url(TEST_DATABASE_URL).update_query_dict({"options": f"-csearch_path={schema},public"})
+    yield url.render_as_string(hide_password=False)
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+    admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request, tmp_path):
     """Each test that asks for a database runs once on SQLite and once on PostgreSQL."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'test.sqlite3'}"
-        return
-    if POSTGRES_SKIP:
-        pytest.skip(POSTGRES_SKIP)
-    engine = db.make_engine(TEST_DATABASE_URL)
-    _reset_postgres(engine)
+        return f"sqlite:///{tmp_path / 'test.sqlite3'}"
+    url = request.getfixturevalue("postgres_url")
+    engine = db.make_engine(url)
+    Base.metadata.drop_all(engine)
+    Base.metadata.create_all(engine)
     engine.dispose()
-    yield TEST_DATABASE_URL
+    return url
 
 
 @pytest.fixture
