@@ -15,3 +15,8 @@ def test_unknown_method_parameter_and_missing_required():
     assert vk_schema.call_problems("messages.teleport", {})
     assert vk_schema.call_problems("messages.send", {"peer": "1"})
     assert vk_schema.call_problems("messages.sendMessageEventAnswer", {"event_id": "x"})
+
+
+def test_execute_needs_code():
+    assert vk_schema.call_problems("execute", {"code": "return 1;"}) == []
+    assert vk_schema.call_problems("execute", {})

@@ -8,6 +8,9 @@ from pathlib import Path
 
 SCHEMA_DIR = Path(os.environ.get("VK_API_SCHEMA_DIR", Path(__file__).resolve().parents[2] / "shared" / "vk-api-schema"))
 ALWAYS_ALLOWED = {"access_token", "v", "lang", "test_mode"}
+# The schema lists no parameters for `execute`; VK's documentation gives it `code` (required).
+# Each call inside an execute is recorded by the emulator and checked on its own.
+UNDOCUMENTED = {"execute": [{"name": "code", "required": True}]}
 KEYBOARD_LIMITS = {False: (10, 40), True: (6, 10)}  # inline -> (rows, buttons)
 
 
@@ -35,8 +38,9 @@ def call_problems(method: str, params: dict) -> list[str]:
     spec = methods().get(method)
     if spec is None:
         return [f"{method}: no such method in the VK schema"]
-    known = {p["name"] for p in spec.get("parameters", [])}
-    required = {p["name"] for p in spec.get("parameters", []) if p.get("required")}
+    parameters = spec.get("parameters", []) + UNDOCUMENTED.get(method, [])
+    known = {p["name"] for p in parameters}
+    required = {p["name"] for p in parameters if p.get("required")}
     problems = [f"{method}: unknown parameter {name!r}" for name in params if name not in known | ALWAYS_ALLOWED]
     problems += [f"{method}: missing required parameter {name!r}" for name in required if name not in params]
     if "keyboard" in params:
