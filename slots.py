@@ -364,13 +364,12 @@ def nearest_free(
     _require_aware(wanted, "wanted")
     held = tuple(busy)
     args = (now, tz, hours, closed_dates, rules, tables, held, party, type_key)
-    same_day = [start for start in free_slots(day, *args) if start != wanted]
-    if same_day:
-        return _closest(same_day, wanted, limit)
-    for later_day in open_days(now, tz, hours, closed_dates, rules):
-        later = free_slots(later_day, *args) if later_day > day else []
-        if later:
-            return _closest(later, wanted, limit)
+    later_days = [other for other in open_days(now, tz, hours, closed_dates, rules) if other > day]
+    for candidate_day in [day, *later_days]:
+        # Sessions of consecutive days may overlap after midnight: never offer `wanted` again.
+        found = [start for start in free_slots(candidate_day, *args) if start != wanted]
+        if found:
+            return _closest(found, wanted, limit)
     return []
 
 

@@ -349,6 +349,18 @@ def test_nearest_free_falls_back_to_the_next_open_day():
     assert walls(result) == ["10:00", "10:30", "11:00", "11:30"]
 
 
+def test_nearest_free_never_offers_the_wanted_instant_from_an_overlapping_next_session():
+    # Saturday 22:00-04:00 overlaps Sunday 00:00-06:00: 00:30 on Sunday is a slot of both days.
+    # Saturday has nothing bookable, so the alternatives come from Sunday's session.
+    hours = hours_all("closed", sat="22:00-04:00", sun="00:00-06:00")
+    saturday = date(2026, 6, 20)
+    wanted = local(date(2026, 6, 21), 0, 30)
+    args = (local(saturday, 9), MSK, hours, {saturday}, RULES, ONE_TABLE, [], 2, "hall")
+    result = nearest_free(saturday, wanted, *args)
+    assert wanted not in result
+    assert walls(result) == ["00:00", "01:00", "01:30", "02:00"]
+
+
 def test_nearest_free_empty_when_nothing_is_free():
     busy = [Busy(1, utc("2026-01-01 00:00"), utc("2027-01-01 00:00"))]
     now = local(MONDAY, 9)
@@ -511,8 +523,8 @@ def scenarios(draw):
     starts = st.integers(-12 * 60, 36 * 60).map(lambda minutes: midnight + timedelta(minutes=minutes))
     busy = [Busy(draw(st.integers(0, 5)), start, start + timedelta(minutes=draw(st.integers(0, 300))))
             for start in draw(st.lists(st.just(now) | starts, max_size=10))]
-    closed = set(draw(st.lists(st.sampled_from([today + timedelta(days=i) for i in range(6)]), max_size=1)))
-    party = draw(st.integers(1, 4) | st.just(0))
+    closed = {today + timedelta(days=i) for i in draw(st.lists(st.integers(0, 9), max_size=2))}
+    party = draw(st.integers(1, 4))
     type_key = draw(st.sampled_from(["hall", "bar"]))
     return day, now, tz, OpeningHours(week), closed, rules, tables, busy, party, type_key
 
