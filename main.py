@@ -164,7 +164,10 @@ class Bot:
             try:
                 poll = LongPoll(self.client, wait=self.settings.longpoll_wait)
                 with self.sessions.begin() as session:
-                    poll.ts = dbf.load_ts(session, self.settings.vk_group_id) or poll.ts
+                    stored = dbf.load_ts(session, self.settings.vk_group_id)
+                    if stored is None:  # first start: remember where we began, so a crash in the
+                        dbf.save_ts(session, self.settings.vk_group_id, poll.ts)  # first batch loses nothing
+                    poll.ts = stored or poll.ts
                 self.connected.set()
                 return poll
             except (VkUnavailable, ApiError, ApiHttpError, requests.RequestException, ValueError) as exc:
