@@ -801,8 +801,10 @@ class VKEmulator:
             if params.get("act") != "a_check" or group_part != str(self.group_id) or key != self._lp_key:
                 return {"failed": 2}
             ts = _int_or_none(params.get("ts", ""))
-            if ts is None or not self._oldest_ts() <= ts <= self._ts:
+            if ts is None or ts > self._ts:
                 return {"failed": 1, "ts": str(self._ts)}
+            if ts < self._oldest_ts():  # history partly lost: go on from what is still kept
+                return {"failed": 1, "ts": str(self._oldest_ts())}
             wait = _poll_wait(params.get("wait", ""))
             if key in self._silenced:
                 self._cond.wait_for(self._stopping.is_set, timeout=wait)
@@ -816,8 +818,8 @@ class VKEmulator:
             return {"ts": str(self._ts), "updates": updates}
 
     def _injected_failure(self, code: int) -> dict[str, Any]:
-        if code == 1:
-            return {"failed": 1, "ts": str(self._ts)}
+        if code == 1:  # "history outdated or partly lost": the new ts is the oldest still kept
+            return {"failed": 1, "ts": str(self._oldest_ts())}
         self._lp_key = None  # like VK: after failed 2/3 the key is gone for good
         return {"failed": code}
 

@@ -482,12 +482,12 @@ class LongPoll(VkBotLongPoll):
     def _recover(self, response: Mapping) -> list:
         code = response.get("failed")
         log.warning("long poll failed=%s, recovering", code)
-        if code == 1:
+        if code == 1:  # history outdated or partly lost: go on from the ts VK gives
             self.ts = response.get("ts", self.ts)
-        elif code == 2:
-            self.update_longpoll_server(update_ts=False)
         else:
-            self.update_longpoll_server()
+            # 2: the key expired; 3: VK asks for a new key and ts. Keeping our ts costs nothing
+            # and loses nothing when VK still has the history (else it answers failed 1 next).
+            self.update_longpoll_server(update_ts=False)
         return []
 
 
