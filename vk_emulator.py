@@ -21,7 +21,7 @@ import socket
 import sys
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -490,6 +490,7 @@ class VKEmulator:
         self._pending_events: dict[str, _PendingEvent] = {}
         self._answers: list[EventAnswer] = []
         self._calls: list[Call] = []
+        self.error_counts: Counter[int] = Counter()  # errors VK itself would give (not injected ones)
         self._recent_calls: deque[float] = deque()
         self._events: list[dict[str, Any]] = []
         self._history: deque[tuple[int, dict[str, Any]]] = deque(maxlen=history_size)
@@ -595,6 +596,8 @@ class VKEmulator:
                     return self._execute(params)
                 return {"response": self._handlers[name](params)}
         except ApiError as error:
+            with self._cond:
+                self.error_counts[error.code] += 1
             return {"error": _error_body(error, name, params)}
 
     def _admit(self, name: str, params: dict[str, str]) -> None:
