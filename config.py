@@ -20,7 +20,7 @@ HERE = Path(__file__).resolve().parent
 DEFAULT_DATABASE_URL = f"sqlite:///{HERE / 'bot.sqlite3'}"
 DEFAULT_API_URL = "https://api.vk.ru/method/"
 DEFAULT_API_VERSION = "5.199"
-DEFAULT_CATALOGUE = str(HERE / "catalogue.example.json")
+DEFAULT_CATALOGUE = str(HERE / "catalogue.example.toml")
 SCENARIOS = ("services", "booking")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # Bots Long Poll answers within `wait` seconds; VK allows up to 90.
@@ -127,6 +127,12 @@ def _scenarios(raw: str) -> tuple[str, ...]:
     return names
 
 
+def _catalogue_path(raw: str) -> str:
+    """A relative path is taken from the bot's folder, so it does not depend on where it is started."""
+    path = Path(raw).expanduser()
+    return str(path if path.is_absolute() else HERE / path)
+
+
 def _database_url(raw: str) -> str:
     if not re.match(r"(sqlite|postgresql)(\+\w+)?://", raw):
         raise SettingsError("DATABASE_URL", "must start with sqlite:/// or postgresql://")
@@ -154,6 +160,6 @@ def load_settings(env: Mapping[str, str] | None = None, dotenv_path: Path | None
         timezone=_timezone(get("TIMEZONE", "Europe/Moscow")),
         log_level=_log_level(get("LOG_LEVEL", "INFO")),
         scenarios=_scenarios(get("SCENARIOS", ",".join(SCENARIOS))),
-        catalogue_path=get("CATALOGUE_PATH", DEFAULT_CATALOGUE),
+        catalogue_path=_catalogue_path(get("CATALOGUE_PATH", DEFAULT_CATALOGUE)),
         longpoll_wait=_longpoll_wait(get("LONGPOLL_WAIT", "25")),
     )

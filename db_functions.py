@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from functools import singledispatch
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from db_models import Dialogue, Outbox, PollState, ProcessedEvent, utcnow
+import catalogue
+from db_models import Dialogue, Outbox, PollState, ProcessedEvent, Service, utcnow
 from handlers import Dialogue as DialogueView
 from handlers import Effect, Incoming, Reply, State
 
@@ -132,3 +134,47 @@ def apply_effect(session: Session, effect: Effect, event: Incoming, now: datetim
     """Store one effect of an outcome and return what the follow-up needs (see handlers.after).
     Scenarios register one function per effect type."""
     raise TypeError(f"no store registered for {type(effect).__name__}")
+
+
+# --- The catalogue ----------------------------------------------------------------------------
+SERVICE_FIELDS = tuple(f.name for f in fields(catalogue.Service) if f.name != "key")
+
+
+def service_info(row: Service) -> catalogue.Service:
+    return catalogue.Service(key=row.key, **{name: getattr(row, name) for name in SERVICE_FIELDS})
+
+
+@dataclass(frozen=True)
+class SyncSummary:
+    added: int
+    updated: int
+    deactivated: int
+    active: int
+
+
+def sync_services(session: Session, services: Sequence[catalogue.Service]) -> SyncSummary:
+    """Make the services table say what the catalogue file says: update in place by key, add the
+    new ones, deactivate the ones the file no longer lists (never delete: orders refer to them)."""
+    rows = {row.key: row for row in session.scalars(select(Service))}
+    added = updated = 0
+    for service in services:
+        row = rows.pop(service.key, None)
+        if row is None:
+            session.add(Service(key=service.key, **{n: getattr(service, n) for n in SERVICE_FIELDS}))
+            added += 1
+        elif _update_row(row, service):
+            updated += 1
+    gone = [row for row in rows.values() if row.active]
+    for row in gone:
+        row.active, row.updated_at = False, utcnow()
+    session.flush()
+    return SyncSummary(added, updated, len(gone), sum(1 for s in services if s.active))
+
+
+def _update_row(row: Service, service: catalogue.Service) -> bool:
+    changed = {n: getattr(service, n) for n in SERVICE_FIELDS if getattr(row, n) != getattr(service, n)}
+    for name, value in changed.items():
+        setattr(row, name, value)
+    if changed:
+        row.updated_at = utcnow()
+    return bool(changed)

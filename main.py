@@ -1,7 +1,8 @@
 """Entry point: settings, start-up checks, the Bots Long Poll loop, a graceful stop.
 
-    python main.py              run the bot (settings from the environment and .env)
-    python main.py --sandbox    try the bot in the terminal against the VK emulator
+    python main.py                   run the bot (settings from the environment and .env)
+    python main.py --load-catalogue  load the catalogue file into the database and exit
+    python main.py --sandbox         try the bot in the terminal against the VK emulator
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from vk_api.exceptions import ApiError, ApiHttpError
 
+import catalogue
 import db
 import db_functions as dbf
 import handlers
@@ -244,10 +246,28 @@ def startup_checks(client: VkClient, settings: Settings) -> None:
                     "community once, or they will not get order cards", manager_id)
 
 
-def build(settings: Settings) -> Bot:
+def prepare_database(settings: Settings) -> tuple[sessionmaker[Session], dbf.SyncSummary]:
+    """The schema and the catalogue, as every start needs them (the bot, the tests, the sandbox,
+    --load-catalogue). The file is read and checked first: a broken catalogue raises
+    CatalogueError before the database is touched."""
+    services = catalogue.load(settings.catalogue_path).services
     engine = db.make_engine(settings.database_url)
     db.create_schema(engine)
-    return Bot(settings, db.make_session_factory(engine), VkClient(settings))
+    sessions = db.make_session_factory(engine)
+    with sessions.begin() as session:
+        summary = dbf.sync_services(session, services)
+    return sessions, summary
+
+
+def describe_sync(settings: Settings, summary: dbf.SyncSummary) -> str:
+    return (f"catalogue {settings.catalogue_path}: {summary.active} active services "
+            f"({summary.added} added, {summary.updated} updated, {summary.deactivated} deactivated)")
+
+
+def build(settings: Settings) -> Bot:
+    sessions, summary = prepare_database(settings)
+    log.info("%s", describe_sync(settings, summary))
+    return Bot(settings, sessions, VkClient(settings))
 
 
 def install_signal_handlers(bot: Bot) -> None:
@@ -266,7 +286,7 @@ def run(settings: Settings) -> int:
     try:
         bot = build(settings)
         startup_checks(bot.client, settings)
-    except StartupProblem as problem:
+    except (StartupProblem, catalogue.CatalogueError) as problem:
         print(f"error: {problem}", file=sys.stderr)
         return EXIT_CONFIG
     except VkUnavailable as exc:
@@ -281,6 +301,8 @@ def run(settings: Settings) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="VK community bot for service orders and table bookings")
     parser.add_argument("--sandbox", action="store_true", help="chat with the bot in the terminal, no VK account")
+    parser.add_argument("--load-catalogue", action="store_true",
+                        help="load the catalogue file (CATALOGUE_PATH) into the database, say what changed, exit")
     args = parser.parse_args(argv)
     if args.sandbox:
         import sandbox
@@ -291,7 +313,18 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_CONFIG
-    return run(settings)
+    return load_catalogue(settings) if args.load_catalogue else run(settings)
+
+
+def load_catalogue(settings: Settings) -> int:
+    """The operator's reload: a running bot reads services from the database, so it sees them at once."""
+    try:
+        _, summary = prepare_database(settings)
+    except catalogue.CatalogueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_CONFIG
+    print(describe_sync(settings, summary))
+    return 0
 
 
 if __name__ == "__main__":

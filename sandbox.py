@@ -12,9 +12,8 @@ import tempfile
 import threading
 from pathlib import Path
 
-import db
 from config import load_settings
-from main import Bot, startup_checks
+from main import Bot, prepare_database, startup_checks
 from vk_emulator import VKEmulator
 from vk_functions import VkClient
 
@@ -103,9 +102,8 @@ def main() -> int:
         emu.add_user(CUSTOMER_ID, "Анна", "Покупатель")
         emu.add_user(MANAGER_ID, "Олег", "Менеджер")
         settings = sandbox_settings(emu, Path(folder) / "sandbox.sqlite3")
-        engine = db.make_engine(settings.database_url)
-        db.create_schema(engine)
-        bot = Bot(settings, db.make_session_factory(engine), VkClient(settings))
+        sessions, _ = prepare_database(settings)  # loads the example catalogue, as the bot does
+        bot = Bot(settings, sessions, VkClient(settings))
         startup_checks(bot.client, settings)
         loop = threading.Thread(target=bot.run, name="bot", daemon=True)
         loop.start()

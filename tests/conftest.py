@@ -20,7 +20,7 @@ import db  # noqa: E402
 import vk_schema  # noqa: E402
 from config import load_settings  # noqa: E402
 from db_models import Base  # noqa: E402
-from main import Bot  # noqa: E402
+from main import Bot, prepare_database  # noqa: E402
 from vk_emulator import VKEmulator  # noqa: E402
 from vk_functions import Backoff, OutboxSender, VkClient  # noqa: E402
 
@@ -124,9 +124,7 @@ class RunningBot:
 
     def start(self) -> None:
         settings = settings_for(self.emu, self.db_url, **self.extra)
-        engine = db.make_engine(settings.database_url)
-        db.create_schema(engine)
-        sessions = db.make_session_factory(engine)
+        sessions, _ = prepare_database(settings)  # the schema and the catalogue, as main.build does
         client = VkClient(settings, backoff=Backoff(first=0.01, cap=0.1))
         sender = OutboxSender(client, sessions, retry=Backoff(first=0.05, cap=0.5), idle_wait=0.5)
         self.bot = Bot(settings, sessions, client, sender=sender, reconnect=Backoff(first=0.05, cap=0.5))
