@@ -77,8 +77,115 @@ def nav_row(back: bool = True) -> list[Button]:
     return row + [Button(msg.BTN_CANCEL, cmd(msg.CMD_CANCEL), color="negative")]
 
 
-def main_menu(entries: Sequence[Button] = ()) -> str:
-    """The main menu: the enabled scenarios' entries, then Help."""
+def main_menu(entries: Sequence[Button] = (), manager_row: Sequence[Button] = ()) -> str:
+    """The main menu: the enabled scenarios' entries, the manager's commands for a manager, then Help."""
     rows = [[b] for b in entries]
+    rows.append(list(manager_row))
     rows.append([Button(msg.BTN_HELP, cmd(msg.CMD_HELP))])
     return build(rows)
+
+
+def with_arg(name: str, arg: str, value) -> dict:
+    return {"cmd": name, arg: value}
+
+
+def _step(*rows: Sequence[Button], back: bool = True) -> str:
+    """A dialogue step's inline keyboard: its own rows, then Back and Cancel."""
+    return build([*rows, nav_row(back)], inline=True)
+
+
+def _keep(keep: bool) -> list[Button]:
+    """"Keep as it is", for a step the customer came back to and already answered."""
+    return [Button(msg.BTN_KEEP, cmd(msg.CMD_KEEP))] if keep else []
+
+
+# --- Ordering a service -------------------------------------------------------------
+SERVICES_PER_PAGE = 4  # 4 services + paging + Back/Cancel = 6 rows, 8 buttons: within VK's inline limits
+
+
+def service_list(items: Sequence[tuple[str, str]], page: int, pages: int) -> str:
+    """One page of services as (key, title) pairs, with Previous/Next when there are more."""
+    rows = [[Button(title, with_arg(msg.CMD_SERVICE, msg.ARG_KEY, key), color="primary")] for key, title in items]
+    paging = []
+    if page > 0:
+        paging.append(Button(msg.BTN_PREV, with_arg(msg.CMD_PAGE, msg.ARG_PAGE, page - 1)))
+    if page + 1 < pages:
+        paging.append(Button(msg.BTN_NEXT, with_arg(msg.CMD_PAGE, msg.ARG_PAGE, page + 1)))
+    return _step(*rows, paging)
+
+
+def task_step(keep: bool) -> str:
+    return _step(_keep(keep))
+
+
+def deadline_choices(keep: bool) -> str:
+    return _step(
+        [Button(msg.BTN_ASAP, with_arg(msg.CMD_DEADLINE, msg.ARG_VALUE, msg.DEADLINE_ASAP), color="primary")],
+        [Button(msg.BTN_WEEK, with_arg(msg.CMD_DEADLINE, msg.ARG_VALUE, msg.DEADLINE_WEEK)),
+         Button(msg.BTN_MONTH, with_arg(msg.CMD_DEADLINE, msg.ARG_VALUE, msg.DEADLINE_MONTH))],
+        _keep(keep),
+    )
+
+
+def contact_choices(keep: bool) -> str:
+    return _step(
+        [Button(msg.BTN_CONTACT_VK, with_arg(msg.CMD_CONTACT, msg.ARG_VALUE, msg.CONTACT_VK), color="primary")],
+        [Button(msg.BTN_CONTACT_PHONE, with_arg(msg.CMD_CONTACT, msg.ARG_VALUE, msg.CONTACT_PHONE))],
+        _keep(keep),
+    )
+
+
+def phone_step(keep: bool) -> str:
+    return _step(_keep(keep))
+
+
+def summary() -> str:
+    return _step([Button(msg.BTN_SEND, cmd(msg.CMD_SEND), color="positive"), Button(msg.BTN_EDIT, cmd(msg.CMD_EDIT))])
+
+
+def edit_fields() -> str:
+    field = lambda label, name: Button(label, with_arg(msg.CMD_FIELD, msg.ARG_FIELD, name))  # noqa: E731
+    return _step(
+        [field(msg.BTN_FIELD_SERVICE, msg.FIELD_SERVICE), field(msg.BTN_FIELD_TASK, msg.FIELD_TASK)],
+        [field(msg.BTN_FIELD_DEADLINE, msg.FIELD_DEADLINE), field(msg.BTN_FIELD_CONTACT, msg.FIELD_CONTACT)],
+    )
+
+
+# --- Orders: the customer's list, the manager's card -----------------------------------
+MAX_CANCEL_BUTTONS = 6  # VK's inline keyboards hold 6 rows
+
+
+def my_orders(cancellable: Sequence[int]) -> str:
+    """A Cancel button for each order the customer may still cancel (the newest few)."""
+    rows = [[Button(msg.BTN_CANCEL_ORDER.format(id=i), with_arg(msg.CMD_ORDER_CANCEL, msg.ARG_ORDER, i))]
+            for i in cancellable[:MAX_CANCEL_BUTTONS]]
+    return build(rows, inline=True)
+
+
+def confirm_cancel(order_id: int) -> str:
+    sure = {"cmd": msg.CMD_ORDER_CANCEL, msg.ARG_ORDER: order_id, msg.ARG_SURE: 1}
+    return build([[Button(msg.BTN_SURE_CANCEL.format(id=order_id), sure, color="negative"),
+                   Button(msg.BTN_KEEP_ORDER, cmd(msg.CMD_ORDERS))]], inline=True)
+
+
+def order_card(order_id: int) -> str:
+    """The manager's Confirm and Reject: callback buttons, so a press edits the card in place."""
+    decide = lambda d: {"cmd": msg.CMD_DECIDE, msg.ARG_ORDER: order_id, msg.ARG_DECISION: d}  # noqa: E731
+    return build([[Button(msg.BTN_CONFIRM, decide(msg.DECISION_CONFIRM), callback=True, color="positive"),
+                   Button(msg.BTN_REJECT, decide(msg.DECISION_REJECT), callback=True, color="negative")]],
+                 inline=True)
+
+
+def reject_reason() -> str:
+    return build([[Button(msg.BTN_NO_REASON, cmd(msg.CMD_NO_REASON))]], inline=True)
+
+
+def customer_menu(services: bool, manager: bool = False) -> str:
+    """The main menu: "Услуги" when that scenario is on, "Мои заказы" always, Help always;
+    a manager also gets their commands."""
+    entries = [Button(msg.BTN_SERVICES, cmd(msg.CMD_SERVICES), color="primary")] if services else []
+    # booking (issue #4) adds its entry here, when that scenario is on
+    entries.append(Button(msg.BTN_MY_ORDERS, cmd(msg.CMD_ORDERS)))
+    manager_row = [Button(msg.BTN_PENDING, cmd(msg.CMD_PENDING)), Button(msg.BTN_TODAY, cmd(msg.CMD_TODAY)),
+                   Button(msg.BTN_STATS, cmd(msg.CMD_STATS))] if manager else []
+    return main_menu(entries, manager_row)

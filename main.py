@@ -91,16 +91,17 @@ class Bot:
         self.connected = threading.Event()  # set once the long poll server is known
 
     # --- one event -----------------------------------------------------------------
-    def context(self) -> handlers.Context:
-        return handlers.Context(manager_ids=frozenset(self.settings.manager_ids),
-                                scenarios=self.settings.scenarios, now=utcnow())
+    def context(self, session: Session) -> handlers.Context:
+        """What the handlers may read for one event: settings, the time, and the event's session."""
+        return handlers.Context(manager_ids=frozenset(self.settings.manager_ids), scenarios=self.settings.scenarios,
+                                now=utcnow(), tz=self.settings.tz, view=dbf.SessionView(session))
 
     def apply(self, session: Session, event: handlers.Incoming) -> bool:
         """Decide and store one event inside the caller's transaction; False if seen before."""
         if not event.event_id or dbf.event_seen(session, event.event_id):
             return False
         dialogue = dbf.load_dialogue(session, event.user_id)
-        ctx = self.context()
+        ctx = self.context(session)
         outcome = handlers.dispatch(event, dialogue, ctx)
         for effect in outcome.effects:
             result = dbf.apply_effect(session, effect, event, ctx.now)

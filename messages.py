@@ -10,6 +10,46 @@ CMD_MENU = "menu"
 CMD_HELP = "help"
 CMD_CANCEL = "cancel"
 CMD_BACK = "back"
+CMD_HELLO = "hello"  # a typed greeting: continues a half-finished order instead of dropping it
+CMD_SERVICES = "services"
+CMD_ORDERS = "orders"
+# Service order steps
+CMD_PAGE = "page"
+CMD_SERVICE = "svc"
+CMD_KEEP = "keep"
+CMD_DEADLINE = "dl"
+CMD_CONTACT = "ct"
+CMD_SEND = "send"
+CMD_EDIT = "edit"
+CMD_FIELD = "field"
+# The customer's orders
+CMD_ORDER_CANCEL = "ocancel"
+# Managers
+CMD_DECIDE = "decide"
+CMD_NO_REASON = "noreason"
+CMD_PENDING = "pending"
+CMD_TODAY = "today"
+CMD_STATS = "stats"
+
+# Arguments carried in payloads beside "cmd" (short: VK allows 255 characters a payload).
+ARG_KEY = "k"  # a service's key
+ARG_PAGE = "p"
+ARG_VALUE = "v"
+ARG_FIELD = "f"
+ARG_ORDER = "o"
+ARG_DECISION = "d"
+ARG_SURE = "y"  # a confirmed cancellation
+DECISION_CONFIRM = "ok"
+DECISION_REJECT = "no"
+DEADLINE_ASAP = "asap"
+DEADLINE_WEEK = "week"
+DEADLINE_MONTH = "month"
+CONTACT_VK = "vk"
+CONTACT_PHONE = "phone"
+FIELD_SERVICE = "service"
+FIELD_TASK = "task"
+FIELD_DEADLINE = "deadline"
+FIELD_CONTACT = "contact"
 
 # Typed words that mean the same as a button: a customer who types "Отмена" gets
 # exactly what the Cancel button gives. Keys are compared lower-cased and stripped.
@@ -17,8 +57,9 @@ TYPED_COMMANDS = {
     "начать": CMD_START,
     "start": CMD_START,
     "старт": CMD_START,
-    "привет": CMD_START,
-    "здравствуйте": CMD_START,
+    "привет": CMD_HELLO,
+    "здравствуйте": CMD_HELLO,
+    "добрый день": CMD_HELLO,
     "меню": CMD_MENU,
     "главное меню": CMD_MENU,
     "menu": CMD_MENU,
@@ -30,6 +71,26 @@ TYPED_COMMANDS = {
     "cancel": CMD_CANCEL,
     "назад": CMD_BACK,
     "back": CMD_BACK,
+    "услуги": CMD_SERVICES,
+    "мои заказы": CMD_ORDERS,
+    "заказы": CMD_ORDERS,
+    "отправить": CMD_SEND,
+    "изменить": CMD_EDIT,
+    "оставить как есть": CMD_KEEP,
+    "без причины": CMD_NO_REASON,
+    # manager commands (only for MANAGER_IDS; for anyone else they are ordinary text)
+    "заявки": CMD_PENDING,
+    "сегодня": CMD_TODAY,
+    "сводка": CMD_STATS,
+}
+
+# Typed deadlines that mean the same as the deadline buttons.
+DEADLINE_WORDS = {
+    "как можно скорее": DEADLINE_ASAP,
+    "срочно": DEADLINE_ASAP,
+    "побыстрее": DEADLINE_ASAP,
+    "на этой неделе": DEADLINE_WEEK,
+    "в течение месяца": DEADLINE_MONTH,
 }
 
 # --- Button labels (VK allows 40 characters) --------------------------------
@@ -37,6 +98,31 @@ BTN_MENU = "Меню"
 BTN_HELP = "Помощь"
 BTN_CANCEL = "Отмена"
 BTN_BACK = "Назад"
+BTN_SERVICES = "Услуги"
+BTN_MY_ORDERS = "Мои заказы"
+BTN_PENDING = "Заявки"
+BTN_TODAY = "Сегодня"
+BTN_STATS = "Сводка"
+BTN_PREV = "« Предыдущие"
+BTN_NEXT = "Следующие »"
+BTN_KEEP = "Оставить как есть"
+BTN_ASAP = "Как можно скорее"
+BTN_WEEK = "На этой неделе"
+BTN_MONTH = "В течение месяца"
+BTN_CONTACT_VK = "Пишите мне во ВКонтакте"
+BTN_CONTACT_PHONE = "Оставлю телефон"
+BTN_SEND = "Отправить"
+BTN_EDIT = "Изменить"
+BTN_FIELD_SERVICE = "Услугу"
+BTN_FIELD_TASK = "Описание задачи"
+BTN_FIELD_DEADLINE = "Срок"
+BTN_FIELD_CONTACT = "Контакт"
+BTN_CONFIRM = "Подтвердить"
+BTN_REJECT = "Отклонить"
+BTN_NO_REASON = "Без причины"
+BTN_CANCEL_ORDER = "Отменить №{id}"
+BTN_SURE_CANCEL = "Да, отменить №{id}"
+BTN_KEEP_ORDER = "Нет, оставить"
 
 # --- Texts -------------------------------------------------------------------
 GREETING = (
@@ -46,9 +132,15 @@ GREETING = (
 MENU = "Главное меню. Чем могу помочь?"
 HELP = (
     "Я бот сообщества. Выберите пункт меню кнопкой — я проведу по шагам.\n"
+    "«Услуги» — заказать услугу, «Мои заказы» — посмотреть или отменить заказ.\n"
     "В любой момент можно написать «Меню», чтобы вернуться в начало, "
-    "или «Отмена», чтобы прервать оформление."
+    "«Назад» — чтобы вернуться на шаг, или «Отмена», чтобы прервать оформление."
 )
+HELP_MANAGER = (
+    "\n\nДля менеджеров: «Заявки» — заказы, ждущие решения, «Сегодня» — заказы за сегодня, "
+    "«Сводка» — сколько заказов в каждом статусе."
+)
+WELCOME_BACK = "С возвращением! 👋 Продолжим с того места, где вы остановились."
 NOT_UNDERSTOOD = (
     "Простите, я не совсем понял 🙏 Пожалуйста, выберите пункт меню кнопкой "
     "или напишите «Помощь»."
@@ -61,3 +153,132 @@ APOLOGY = (
 )
 SNACKBAR_OUTDATED = "Эта кнопка уже неактуальна"
 SNACKBAR_APOLOGY = "Что-то пошло не так, попробуйте ещё раз"
+
+# --- Ordering a service --------------------------------------------------------
+SERVICES_EMPTY = "Сейчас в каталоге нет доступных услуг — загляните, пожалуйста, чуть позже 🙏"
+SERVICE_LIST = "Наши услуги{pages}. Выберите, что вам нужно 👇\n\n{lines}"
+SERVICE_LIST_PAGES = " (стр. {page} из {pages})"
+SERVICE_LINE = "• {title} — {price}"
+SERVICE_UNAVAILABLE = "Эта услуга сейчас недоступна 😔 Выберите, пожалуйста, другую."
+PRICE = "{amount} ₽"
+PRICE_FROM = "от {amount} ₽"
+SERVICE_CARD = "{title}\n{description}\n\nСтоимость: {price}"
+SERVICE_CARD_DURATION = "\nСроки: {duration}"
+NOW_GIVEN = "\n\nСейчас указано: {value}"
+ASK_TASK = (
+    "Опишите, пожалуйста, задачу: что нужно сделать и какой результат вы ждёте. "
+    "Можно приложить фото или документы."
+)
+ASK_DEADLINE = "К какому сроку нужен результат? Выберите вариант или напишите дату, например 25.12."
+ASK_CONTACT = (
+    "Как с вами связаться? Менеджер может написать вам здесь, во ВКонтакте, "
+    "или позвонить — тогда оставьте номер телефона."
+)
+ASK_PHONE = "Напишите, пожалуйста, номер телефона, например +7 912 345-67-89."
+SUMMARY = "Проверьте, пожалуйста, заказ:\n\n{details}\n\nВсё верно? Нажмите «Отправить»."
+ASK_FIELD = "Что хотите изменить?"
+DRAFT_INCOMPLETE = "Кажется, в заказе кое-чего не хватает — давайте допишем."
+ORDER_SENT = (
+    "Спасибо! Заказ №{id} отправлен ✅\n"
+    "Менеджер посмотрит его и ответит вам здесь, в сообщениях сообщества."
+)
+
+# Polite re-asks when a step gets something it cannot use (a sticker, a stray button).
+HINT_CHOOSE = "Пожалуйста, выберите услугу кнопкой под сообщением 👇"
+HINT_TASK = "Опишите задачу, пожалуйста, словами — можно приложить фото или документ. Стикер, увы, не подойдёт 🙂"
+HINT_DEADLINE = (
+    "Не получилось понять срок 🙏 Выберите вариант кнопкой или напишите дату, "
+    "например 25.12 или 25.12.2026."
+)
+DATE_PAST = "Эта дата уже прошла 🙂 Выберите, пожалуйста, сегодняшний день или позже."
+DATE_TOO_FAR = "Это слишком далеко: мы принимаем заказы не больше чем на год вперёд. Выберите дату поближе, пожалуйста."
+HINT_CONTACT = "Выберите, пожалуйста, как с вами связаться, кнопкой ниже — или просто напишите номер телефона."
+PHONE_INVALID = (
+    "Кажется, в номере ошибка 🙏 Напишите, пожалуйста, российский номер, например "
+    "+7 912 345-67-89 или 8 912 345 67 89."
+)
+HINT_CONFIRM = "Нажмите «Отправить», чтобы отправить заказ, или «Изменить», чтобы что-то поправить."
+HINT_EDIT = "Выберите кнопкой, что изменить, или нажмите «Назад», чтобы вернуться к заказу."
+HINT_REASON = "Напишите причину отказа текстом — или нажмите «Без причины»."
+
+# --- Order details (customer's summary, manager's card, lists) ----------------
+LINE_SERVICE = "Услуга: {title} — {price}"
+LINE_TASK = "Задача: {task}"
+LINE_ATTACHMENTS = "Вложения: {items} — смотрите в диалоге с клиентом"
+LINE_DEADLINE = "Срок: {deadline}"
+LINE_CONTACT = "Связь: {contact}"
+NO_TASK_TEXT = "(без текста, см. вложения)"
+DEADLINE_TEXTS = {
+    DEADLINE_ASAP: "как можно скорее",
+    DEADLINE_WEEK: "на этой неделе",
+    DEADLINE_MONTH: "в течение месяца",
+}
+DEADLINE_DATE = "к {date}"
+CONTACT_VK_TEXT = "сообщения ВКонтакте"
+CONTACT_PHONE_TEXT = "телефон {phone}"
+ATTACHMENT_NAMES = {
+    "photo": "фото", "doc": "документ", "video": "видео", "audio": "аудио",
+    "audio_message": "голосовое сообщение", "link": "ссылка", "wall": "запись",
+}
+ATTACHMENT_OTHER = "вложение"
+STATUS_TEXTS = {
+    "pending": "ждёт ответа менеджера",
+    "confirmed": "подтверждён",
+    "rejected": "отклонён",
+    "cancelled": "отменён",
+}
+STATS_NAMES = {
+    "pending": "Ждут решения",
+    "confirmed": "Подтверждены",
+    "rejected": "Отклонены",
+    "cancelled": "Отменены клиентами",
+}
+
+# --- The manager's card ---------------------------------------------------------
+CARD = "🆕 Заказ №{id}\n{details}\nКлиент: https://vk.com/id{user_id}\nСоздан: {created}"
+CARD_CONFIRMED = "✅ Подтвердил менеджер https://vk.com/id{manager}, {at}"
+CARD_REJECTED = "❌ Отклонил менеджер https://vk.com/id{manager}, {at}"
+CARD_REASON = "Причина: {reason}"
+CARD_CANCELLED = "🚫 Клиент отменил заказ"
+SNACK_CONFIRMED = "Заказ №{id} подтверждён, клиент получил сообщение"
+SNACK_REJECTED = "Заказ №{id} отклонён, клиент получил сообщение"
+SNACK_DECIDED_BY_YOU = "Вы уже {status} заказ №{id}"
+SNACK_DECIDED_BY_OTHER = "Заказ №{id} уже {status}: менеджер id{manager}"
+SNACK_CANCELLED_BY_CUSTOMER = "Клиент уже отменил заказ №{id}"
+DECIDED_WORDS = {"confirmed": "подтвердили", "rejected": "отклонили"}
+ASK_REASON = (
+    "Заказ №{id} отклонён, клиент уже знает. Напишите причину — я передам её клиенту. "
+    "Или нажмите «Без причины»."
+)
+REASON_SENT = "Передал причину клиенту по заказу №{id} 👍"
+REASON_TOO_LATE = "Причину к заказу №{id} уже не добавить."
+NO_REASON_OK = "Хорошо, без причины."
+MANAGER_CANCEL_NOTICE = "🚫 Клиент отменил заказ №{id} «{title}» (https://vk.com/id{user_id})."
+
+# --- What the customer hears about their order ------------------------------------
+CUSTOMER_CONFIRMED = "Ваш заказ №{id} «{title}» подтверждён 🎉 Менеджер скоро свяжется с вами."
+CUSTOMER_REJECTED = (
+    "К сожалению, заказ №{id} «{title}» мы сейчас взять не можем 😔 "
+    "Вы можете выбрать другую услугу или написать нам — постараемся помочь."
+)
+CUSTOMER_REASON = "Комментарий менеджера к заказу №{id}: {reason}"
+
+# --- My orders -----------------------------------------------------------------------
+MY_ORDERS = "Ваши заказы:\n\n{lines}"
+MY_ORDERS_CAN_CANCEL = "\n\nЗаказ, который ждёт ответа или уже подтверждён, можно отменить кнопкой ниже."
+MY_ORDERS_EMPTY = "У вас пока нет заказов. Загляните в «Услуги» 🙂"
+ORDER_LINE = "№{id} · {title} · {date} · {status}"
+ASK_CANCEL_ORDER = "Отменить заказ №{id} «{title}»?"
+ORDER_CANCELLED = "Заказ №{id} отменён. Менеджеров я предупредил."
+ORDER_NOT_FOUND = "Такого заказа у вас нет 🤔 Откройте «Мои заказы», чтобы увидеть свои."
+CANNOT_CANCEL = "Заказ №{id} уже нельзя отменить: он {status}."
+
+# --- Manager commands -----------------------------------------------------------------
+PENDING_LIST = "Ждут решения ({count}):\n\n{lines}"
+PENDING_EMPTY = "Новых заказов, ждущих решения, нет 👌"
+TODAY_LIST = "Заказы за сегодня ({count}):\n\n{lines}"
+TODAY_EMPTY = "Сегодня заказов пока нет."
+STATS = "Заказы по статусам:\n{lines}"
+STATS_LINE = "{name}: {count}"
+MANAGER_ORDER_LINE = "№{id} · {title} · {time} · {status} · https://vk.com/id{user_id}"
+LIST_MORE = "\n…и ещё {count}"
