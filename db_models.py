@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import (DDL, JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text,
+                        TypeDecorator, event)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -125,3 +126,103 @@ class PollState(Base):
 
     group_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     ts: Mapped[str] = mapped_column(String(32))
+
+
+# --- Table booking ------------------------------------------------------------------------------
+class Restaurant(Base):
+    """The café's booking settings from the catalogue file: one row (id 1), replaced at each load."""
+
+    __tablename__ = "restaurant"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str] = mapped_column(String(32))
+    hours: Mapped[dict] = mapped_column()  # {"mon": "12:00-23:00", ..., "sun": "closed"}
+    closed_dates: Mapped[list] = mapped_column(JSON, default=list)  # ["2026-12-31", ...]
+    slot_minutes: Mapped[int] = mapped_column()
+    booking_minutes: Mapped[int] = mapped_column()
+    days_ahead: Mapped[int] = mapped_column()
+    lead_minutes: Mapped[int] = mapped_column()
+    max_party: Mapped[int] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TableType(Base):
+    """A kind of table (hall, terrace, VIP...). Never deleted: a type dropped from the file is hidden."""
+
+    __tablename__ = "table_types"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(32), unique=True)
+    title: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text, default="")
+    position: Mapped[int] = mapped_column(default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DiningTable(Base):
+    """A bookable table. Never deleted (bookings refer to it): a table dropped from the file is
+    deactivated, so it is no longer offered, while its bookings stay as they were."""
+
+    __tablename__ = "dining_tables"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    label: Mapped[str] = mapped_column(String(32), unique=True)
+    type_key: Mapped[str] = mapped_column(String(32), ForeignKey("table_types.key"))
+    seats: Mapped[int] = mapped_column()
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Booking(Base):
+    """A table held for an order over [starts_at, ends_at). `active` is false once the order is
+    rejected or cancelled, which frees the table at once. The database itself refuses two active
+    bookings of one table that overlap (see the DDL below), not only the Python check."""
+
+    __tablename__ = "bookings"
+    __table_args__ = (Index("ix_bookings_table_time", "table_id", "starts_at"),
+                      Index("ix_bookings_starts_at", "starts_at"))
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    order_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("orders.id"), unique=True)
+    table_id: Mapped[int] = mapped_column(ForeignKey("dining_tables.id"))
+    starts_at: Mapped[datetime] = mapped_column()
+    ends_at: Mapped[datetime] = mapped_column()
+    party: Mapped[int] = mapped_column()
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Contact(Base):
+    """The name and phone a customer last booked with, offered again next time."""
+
+    __tablename__ = "contacts"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# The database's own guard against double booking. PostgreSQL: an exclusion constraint (it needs
+# btree_gist for the `=` on table_id: a contrib extension, trusted since PostgreSQL 13, installed
+# once per database into public, which every default search_path includes). A second transaction
+# inserting an overlapping row waits for the first and then fails with an exclusion violation.
+# SQLite: triggers that abort the insert or update (SQLITE_CONSTRAINT, an IntegrityError); the
+# BEGIN IMMEDIATE of every transaction (db.py) already runs bookings one after another.
+BOOKING_OVERLAP = "booking overlap"
+event.listen(Booking.__table__, "before_create",
+             DDL("CREATE EXTENSION IF NOT EXISTS btree_gist SCHEMA public").execute_if(dialect="postgresql"))
+event.listen(Booking.__table__, "after_create", DDL(
+    "ALTER TABLE bookings ADD CONSTRAINT bookings_no_overlap EXCLUDE USING gist "
+    "(table_id WITH =, tstzrange(starts_at, ends_at) WITH &&) WHERE (active)").execute_if(dialect="postgresql"))
+_SQLITE_OVERLAP = (
+    "WHEN NEW.active AND EXISTS (SELECT 1 FROM bookings AS b WHERE b.active AND b.table_id = NEW.table_id "
+    "AND b.id IS NOT NEW.id AND b.starts_at < NEW.ends_at AND NEW.starts_at < b.ends_at) "
+    f"BEGIN SELECT RAISE(ABORT, '{BOOKING_OVERLAP}'); END"
+)
+event.listen(Booking.__table__, "after_create", DDL(
+    f"CREATE TRIGGER bookings_no_overlap_insert BEFORE INSERT ON bookings {_SQLITE_OVERLAP}").execute_if(dialect="sqlite"))
+event.listen(Booking.__table__, "after_create", DDL(
+    "CREATE TRIGGER bookings_no_overlap_update BEFORE UPDATE OF table_id, starts_at, ends_at, active ON bookings "
+    f"{_SQLITE_OVERLAP}").execute_if(dialect="sqlite"))
