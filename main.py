@@ -152,6 +152,8 @@ class Bot:
             with self.sessions.begin() as session:
                 if event.event_id and not dbf.event_seen(session, event.event_id):
                     dbf.mark_event(session, event.event_id)
+                if event.user_id:  # whatever in the dialogue tripped the handler, start afresh
+                    dbf.save_dialogue(session, event.user_id, handlers.State.MENU, {})
                 dbf.enqueue(session, [handlers.apology(event)])
         except Exception:  # noqa: BLE001
             log.exception("could not store the apology for event %s", event.event_id)

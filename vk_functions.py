@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -198,13 +199,20 @@ def parse_event(raw: Mapping) -> Incoming:
     return Incoming(kind="other", event_id=event_id, user_id=0, peer_id=0)
 
 
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_text(text) -> str:
+    """The customer's text without control characters (PostgreSQL refuses NUL in text and JSON)."""
+    return CONTROL_CHARS.sub("", text) if isinstance(text, str) else ""
+
+
 def _parse_message(event_id: str, message: Mapping) -> Incoming:
     payload, malformed = _payload(message.get("payload"))
     peer_id = _int(message.get("peer_id"))
-    text = message.get("text")
     return Incoming(
         kind="message", event_id=event_id, user_id=_int(message.get("from_id")), peer_id=peer_id,
-        text=text if isinstance(text, str) else "", payload=payload, payload_malformed=malformed,
+        text=clean_text(message.get("text")), payload=payload, payload_malformed=malformed,
         attachments=_attachment_types(message), cmid=_int(message.get("conversation_message_id")) or None,
         from_chat=peer_id >= CHAT_PEER_START or peer_id <= 0,
     )

@@ -71,3 +71,7 @@ def test_backoff_grows_and_is_capped():
     backoff = Backoff(first=1, cap=10)
     assert backoff.delay(0) < backoff.delay(2) <= 12
     assert backoff.delay(50) <= 12
+
+
+def test_control_characters_are_dropped_from_text():
+    assert parse_event(message_new(text="a\x00b\x07c\nd\te")).text == "abc\nd\te"
