@@ -5,6 +5,7 @@ import logging
 import re
 
 import pytest
+from sqlalchemy import func, select
 
 import main
 import messages as msg
@@ -75,13 +76,13 @@ def test_only_send_creates_the_order_and_a_lost_answer_never_doubles_the_card(cu
     customer.presses(msg.BTN_ASAP)
     customer.presses(msg.BTN_CONTACT_VK)
     with bot.bot.sessions.begin() as s:
-        assert s.query(Order).count() == 0
+        assert s.scalar(select(func.count()).select_from(Order)) == 0
     emu.fail_next("*", kind="http500", times=2, executed=True)  # VK stored them, the answers were lost
     order_id = int(SENT.search(customer.presses(msg.BTN_SEND)[0].text).group(1))
     assert [m.text for m in emu.messages(CUSTOMER_ID)].count(customer.last.text) == 1
     cards = {m: card_of(emu, m, order_id) for m in MANAGER_IDS}  # exactly one each
     with bot.bot.sessions.begin() as s:
-        assert s.query(Order).count() == 1
+        assert s.scalar(select(func.count()).select_from(Order)) == 1
     managers[1].presses(msg.BTN_CONFIRM)  # the stored cmids are the real ones: both cards are edited
     assert all(card_of(emu, m, order_id).edits for m in cards)
 
