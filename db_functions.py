@@ -7,15 +7,19 @@ import logging
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import singledispatch, wraps
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import catalogue
-from db_models import Dialogue, Order, Outbox, PollState, ProcessedEvent, Service, utcnow
-from handlers import CANCELLABLE, CancelOrder, CreateOrder, Decide, Effect, Incoming, OrderChange, OrderInfo, Reply
+import slots
+from db_models import (Booking, Contact, DiningTable, Dialogue, Order, Outbox, PollState, ProcessedEvent, Restaurant,
+                       Service, TableType, utcnow)
+from handlers import (CANCELLABLE, BookingInfo, Booked, BookTable, CancelOrder, CreateOrder, Decide, Effect, Incoming,
+                      OrderChange, OrderInfo, Reply, SavedContact)
 from handlers import Dialogue as DialogueView
 from handlers import SetRejectReason, State, Status, Warn
 
@@ -183,6 +187,11 @@ def _reason(session: Session, effect: SetRejectReason, event: Incoming, now: dat
     return set_reject_reason(session, effect.order_id, effect.manager_id, effect.reason)
 
 
+@apply_effect.register(BookTable)
+def _book(session: Session, effect: BookTable, event: Incoming, now: datetime) -> Booked:
+    return book_table(session, effect, event.user_id, now)
+
+
 # --- Orders ---------------------------------------------------------------------------------
 def order_info(row: Order) -> OrderInfo:
     return OrderInfo(id=row.id, user_id=row.user_id, kind=row.kind, status=Status(row.status),
@@ -209,6 +218,8 @@ def decide(session: Session, order_id: int, manager_id: int, status: Status, now
         update(Order).where(Order.id == order_id, Order.status == Status.PENDING)
         .values(status=status, decided_by=manager_id, decided_at=now)
         .execution_options(synchronize_session=False))
+    if result.rowcount == 1 and status == Status.REJECTED:
+        release_table(session, order_id)
     return _change(session, order_id, result.rowcount)
 
 
@@ -217,6 +228,8 @@ def cancel_order(session: Session, order_id: int, user_id: int) -> OrderChange:
     result = session.execute(
         update(Order).where(Order.id == order_id, Order.user_id == user_id, Order.status.in_(CANCELLABLE))
         .values(status=Status.CANCELLED).execution_options(synchronize_session=False))
+    if result.rowcount == 1:
+        release_table(session, order_id)
     if result.rowcount != 1 and (row := fresh_order(session, order_id)) is not None and row.user_id != user_id:
         return OrderChange(False, None)  # someone else's order: say nothing about it
     return _change(session, order_id, result.rowcount)
@@ -266,6 +279,35 @@ class SessionView:
         query = select(Order.status, func.count()).group_by(Order.status)
         return {status: count for status, count in self.session.execute(query)}
 
+    # --- Table booking
+    def restaurant(self) -> catalogue.Restaurant | None:
+        row = self.session.get(Restaurant, RESTAURANT_ID)
+        return restaurant_info(row) if row else None
+
+    def table_types(self) -> list[catalogue.TableType]:
+        query = select(TableType).where(TableType.active.is_(True)).order_by(TableType.position, TableType.id)
+        return [catalogue.TableType(r.key, r.title, r.description, r.position) for r in self.session.scalars(query)]
+
+    def tables(self) -> list[slots.Table]:
+        return active_tables(self.session)
+
+    def busy(self, start: datetime, end: datetime) -> list[slots.Busy]:
+        return busy_between(self.session, start, end)
+
+    def contact(self, user_id: int) -> SavedContact | None:
+        row = self.session.get(Contact, user_id)
+        return SavedContact(row.name, row.phone) if row else None
+
+    def bookings_between(self, start: datetime, end: datetime, limit: int = 50) -> list[BookingInfo]:
+        """Active bookings starting in [start, end), in time order."""
+        query = (select(Booking, Order, DiningTable).join(Order, Booking.order_id == Order.id)
+                 .join(DiningTable, Booking.table_id == DiningTable.id)
+                 .where(Booking.active.is_(True), Booking.starts_at >= start, Booking.starts_at < end)
+                 .order_by(Booking.starts_at, DiningTable.label).limit(limit))
+        return [BookingInfo(order_id=o.id, status=Status(o.status), starts_at=b.starts_at, ends_at=b.ends_at,
+                            party=b.party, table=t.label, name=str(o.details.get("name", "")),
+                            phone=str(o.details.get("phone", ""))) for b, o, t in self.session.execute(query)]
+
 
 # --- The catalogue ----------------------------------------------------------------------------
 SERVICE_FIELDS = tuple(f.name for f in fields(catalogue.Service) if f.name != "key")
@@ -281,6 +323,7 @@ class SyncSummary:
     updated: int
     deactivated: int
     active: int
+    tables: int | None = None  # active tables for booking, when booking is enabled
 
 
 def sync_services(session: Session, services: Sequence[catalogue.Service]) -> SyncSummary:
@@ -309,3 +352,122 @@ def _update_row(row: Service, service: catalogue.Service) -> bool:
     if changed:
         row.updated_at = utcnow()
     return bool(changed)
+
+
+# --- Table booking ------------------------------------------------------------------------------
+RESTAURANT_ID = 1  # the one row of settings
+
+
+def active_tables(session: Session) -> list[slots.Table]:
+    query = select(DiningTable).where(DiningTable.active.is_(True)).order_by(DiningTable.id)
+    return [slots.Table(id=r.id, type_key=r.type_key, seats=r.seats, label=r.label) for r in session.scalars(query)]
+
+
+def busy_between(session: Session, start: datetime, end: datetime) -> list[slots.Busy]:
+    """Active bookings overlapping [start, end)."""
+    query = select(Booking.table_id, Booking.starts_at, Booking.ends_at).where(
+        Booking.active.is_(True), Booking.starts_at < end, Booking.ends_at > start)
+    return [slots.Busy(table_id, s, e) for table_id, s, e in session.execute(query)]
+
+
+def book_table(session: Session, effect: BookTable, user_id: int, now: datetime) -> Booked:
+    """Book the smallest free table that fits, atomically. The free tables are read in this
+    transaction; the insert runs in a savepoint, so when the database refuses it (another
+    customer's booking committed meanwhile: PostgreSQL's exclusion constraint, SQLite's trigger)
+    only the savepoint is undone and the next free table is tried. None: nothing is free."""
+    tables = active_tables(session)
+    for _ in range(len(tables)):  # each refusal means one more table taken: this ends
+        table = slots.pick_table(effect.start, tables, busy_between(session, effect.start, effect.end),
+                                 effect.party, effect.type_key, effect.end - effect.start)
+        if table is None:
+            return Booked(None)
+        try:
+            with session.begin_nested():
+                order = _insert_booking(session, effect, table, user_id, now)
+        except IntegrityError:
+            log.info("table %s at %s was just taken by another booking; looking again", table.label, effect.start)
+            continue
+        save_contact(session, user_id, effect.name, effect.phone)
+        return Booked(OrderChange(True, order_info(order)))
+    return Booked(None)
+
+
+def _insert_booking(session: Session, effect: BookTable, table: slots.Table, user_id: int, now: datetime) -> Order:
+    order = Order(user_id=user_id, kind="booking", status=Status.PENDING, created_at=now,
+                  details={**effect.details, "table": table.label})
+    session.add(order)
+    session.flush()
+    session.add(Booking(order_id=order.id, table_id=table.id, starts_at=effect.start, ends_at=effect.end,
+                        party=effect.party, active=True))
+    session.flush()
+    return order
+
+
+def release_table(session: Session, order_id: int) -> None:
+    """A rejected or cancelled booking frees its table at once (the exclusion ignores inactive rows)."""
+    session.execute(update(Booking).where(Booking.order_id == order_id).values(active=False)
+                    .execution_options(synchronize_session=False))
+
+
+def save_contact(session: Session, user_id: int, name: str, phone: str) -> None:
+    row = session.get(Contact, user_id)
+    if row is None:
+        session.add(Contact(user_id=user_id, name=name, phone=phone))
+    else:
+        row.name, row.phone, row.updated_at = name, phone, utcnow()
+
+
+# --- The restaurant's part of the catalogue ---------------------------------------------------------
+def restaurant_info(row: Restaurant) -> catalogue.Restaurant:
+    return catalogue.Restaurant(
+        name=row.name, phone=row.phone, hours=slots.parse_hours(row.hours),
+        closed_dates=frozenset(date.fromisoformat(d) for d in row.closed_dates or []),
+        slot_minutes=row.slot_minutes, booking_minutes=row.booking_minutes, days_ahead=row.days_ahead,
+        lead_minutes=row.lead_minutes, max_party=row.max_party)
+
+
+def hours_text(hours: slots.OpeningHours) -> dict[str, str]:
+    """Opening hours as the file writes them; parse_hours reads them back to the same hours."""
+    def one(day):
+        return slots.CLOSED_WORD if day is None else f"{day[0]:%H:%M}-{day[1]:%H:%M}"
+    return {key: one(day) for key, day in zip(slots.WEEKDAY_KEYS, hours.days)}
+
+
+def sync_restaurant(session: Session, loaded: catalogue.Catalogue) -> int:
+    """Make the booking tables say what the file says: the settings row replaced; table types and
+    tables updated in place by key and label, new ones added, missing ones deactivated (never
+    deleted: bookings refer to them). Returns the number of active tables."""
+    cafe = loaded.restaurant
+    values = dict(name=cafe.name, phone=cafe.phone, hours=hours_text(cafe.hours),
+                  closed_dates=sorted(d.isoformat() for d in cafe.closed_dates), slot_minutes=cafe.slot_minutes,
+                  booking_minutes=cafe.booking_minutes, days_ahead=cafe.days_ahead, lead_minutes=cafe.lead_minutes,
+                  max_party=cafe.max_party, updated_at=utcnow())
+    row = session.get(Restaurant, RESTAURANT_ID)
+    if row is None:
+        session.add(Restaurant(id=RESTAURANT_ID, **values))
+    else:
+        for name, value in values.items():
+            setattr(row, name, value)
+    _sync_rows(session, TableType, "key", {t.key: dict(title=t.title, description=t.description,
+                                                          position=t.position) for t in loaded.table_types})
+    session.flush()  # the types first: tables refer to them
+    _sync_rows(session, DiningTable, "label", {t.label: dict(type_key=t.type_key, seats=t.seats) for t in loaded.tables})
+    session.flush()
+    return len(loaded.tables)
+
+
+def _sync_rows(session: Session, model, key: str, wanted: Mapping[str, dict]) -> None:
+    rows = {getattr(row, key): row for row in session.scalars(select(model))}
+    for name, values in wanted.items():
+        row = rows.pop(name, None)
+        if row is None:
+            session.add(model(**{key: name}, **values, active=True))
+            continue
+        changed = {k: v for k, v in {**values, "active": True}.items() if getattr(row, k) != v}
+        for attr, value in changed.items():
+            setattr(row, attr, value)
+        if changed:
+            row.updated_at = utcnow()
+    for row in rows.values():
+        if row.active:
+            row.active, row.updated_at = False, utcnow()

@@ -9,9 +9,9 @@ step takes the incoming event, the stored dialogue and a read-only context (whos
 `Effect`s, stored by db_functions.apply_effect; what to say once one is stored comes
 from `after`.
 
-Sections: the shared frame; orders in general (shared with table booking: the manager's
+Sections: the shared frame; orders in general (shared by both scenarios: the manager's
 card, Confirm/Reject, "My orders", cancellation, the manager's commands); ordering a
-service (the `SVC_*` states); follow-ups; the chain.
+service (the `SVC_*` states); booking a table (the `BK_*` states); follow-ups; the chain.
 """
 from __future__ import annotations
 
@@ -21,14 +21,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from enum import StrEnum
-from functools import singledispatch
+from functools import singledispatch, wraps
 from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
 import keyboard as kb
 import messages as msg
-from catalogue import Service
-from slots import parse_day
+import slots
+from catalogue import Restaurant, Service, TableType
+from slots import parse_day, parse_time
 
 UTC = timezone.utc
 
@@ -43,6 +44,15 @@ class State(StrEnum):
     SVC_PHONE = "svc_phone"
     SVC_CONFIRM = "svc_confirm"
     SVC_EDIT = "svc_edit"
+    # Booking a table
+    BK_PARTY = "bk_party"
+    BK_TYPE = "bk_type"
+    BK_DATE = "bk_date"
+    BK_TIME = "bk_time"
+    BK_NAME = "bk_name"
+    BK_PHONE = "bk_phone"
+    BK_CONFIRM = "bk_confirm"
+    BK_EDIT = "bk_edit"
     # A manager who rejected an order, asked for the reason
     MGR_REASON = "mgr_reason"
 
@@ -148,6 +158,28 @@ class OrderInfo:
     reject_reason: str | None = None
 
 
+@dataclass(frozen=True)
+class SavedContact:
+    """The name and phone a customer booked with last time."""
+
+    name: str
+    phone: str
+
+
+@dataclass(frozen=True)
+class BookingInfo:
+    """A table held for an order, as the manager's "today" list shows it."""
+
+    order_id: int
+    status: Status
+    starts_at: datetime
+    ends_at: datetime
+    party: int
+    table: str
+    name: str
+    phone: str
+
+
 class View(Protocol):
     """What the handlers may read from the database (db_functions.SessionView; faked in tests)."""
 
@@ -158,6 +190,13 @@ class View(Protocol):
     def pending_orders(self, limit: int = 20) -> Sequence[OrderInfo]: ...  # oldest first
     def orders_between(self, start: datetime, end: datetime, limit: int = 50) -> Sequence[OrderInfo]: ...
     def status_counts(self) -> Mapping[str, int]: ...
+    # Table booking
+    def restaurant(self) -> Restaurant | None: ...
+    def table_types(self) -> Sequence[TableType]: ...  # active ones, in screen order
+    def tables(self) -> Sequence[slots.Table]: ...  # active ones
+    def busy(self, start: datetime, end: datetime) -> Sequence[slots.Busy]: ...  # active bookings overlapping
+    def contact(self, user_id: int) -> SavedContact | None: ...
+    def bookings_between(self, start: datetime, end: datetime, limit: int = 50) -> Sequence[BookingInfo]: ...
 
 
 class EmptyView:
@@ -170,6 +209,12 @@ class EmptyView:
     def pending_orders(self, limit=20): return ()
     def orders_between(self, start, end, limit=50): return ()
     def status_counts(self): return {}
+    def restaurant(self): return None
+    def table_types(self): return ()
+    def tables(self): return ()
+    def busy(self, start, end): return ()
+    def contact(self, user_id): return None
+    def bookings_between(self, start, end, limit=50): return ()
 
 
 def _utcnow() -> datetime:
@@ -286,7 +331,8 @@ def local_time(moment: datetime, ctx: Context, fmt: str = "%d.%m.%Y %H:%M") -> s
 
 def menu_keyboard(ctx: Context, user_id: int | None = None) -> str:
     """The main menu for the enabled scenarios; a manager also gets their commands."""
-    return kb.customer_menu(services="services" in ctx.scenarios, manager=user_id in ctx.manager_ids)
+    return kb.customer_menu(services="services" in ctx.scenarios, manager=user_id in ctx.manager_ids,
+                            booking="booking" in ctx.scenarios)
 
 
 def to_menu(event: Incoming, ctx: Context, text: str) -> Outcome:
@@ -356,20 +402,34 @@ PREVIOUS: dict[State, State] = {
     State.SVC_PHONE: State.SVC_CONTACT,
     State.SVC_CONFIRM: State.SVC_CONTACT,
     State.SVC_EDIT: State.SVC_CONFIRM,
+    State.BK_PARTY: State.MENU,
+    State.BK_TYPE: State.BK_PARTY,
+    State.BK_DATE: State.BK_TYPE,
+    State.BK_TIME: State.BK_DATE,
+    State.BK_NAME: State.BK_TIME,
+    State.BK_PHONE: State.BK_NAME,
+    State.BK_CONFIRM: State.BK_PHONE,
+    State.BK_EDIT: State.BK_CONFIRM,
     State.MGR_REASON: State.MENU,
 }
-EDITABLE = (State.SVC_CHOOSE, State.SVC_TASK, State.SVC_DEADLINE, State.SVC_CONTACT)
+# The list of fields that each editable step returns to on Back while that field is being edited.
+EDIT_LISTS: dict[State, State] = {
+    **dict.fromkeys((State.SVC_CHOOSE, State.SVC_TASK, State.SVC_DEADLINE, State.SVC_CONTACT), State.SVC_EDIT),
+    **dict.fromkeys((State.BK_PARTY, State.BK_TYPE, State.BK_DATE, State.BK_TIME, State.BK_NAME, State.BK_PHONE),
+                    State.BK_EDIT),
+}
+SUMMARIES = (State.SVC_EDIT, State.SVC_CONFIRM, State.BK_EDIT, State.BK_CONFIRM)
 
 
 def back_target(dialogue: Dialogue) -> State:
-    if dialogue.data.get("editing") and dialogue.state in EDITABLE:
-        return State.SVC_EDIT
+    if dialogue.data.get("editing") and dialogue.state in EDIT_LISTS:
+        return EDIT_LISTS[dialogue.state]
     return PREVIOUS.get(dialogue.state, State.MENU)
 
 
 def on_back(event: Incoming, dialogue: Dialogue, ctx: Context) -> Outcome:
     target = back_target(dialogue)
-    data = without(dialogue.data, "editing") if target in (State.SVC_EDIT, State.SVC_CONFIRM) else dialogue.data
+    data = without(dialogue.data, "editing") if target in SUMMARIES else dialogue.data
     return show(event, ctx, target, data)
 
 
@@ -382,12 +442,20 @@ def on_keep(event: Incoming, dialogue: Dialogue, ctx: Context) -> Outcome:
 
 
 # --- Orders in general (service orders and table bookings alike) ---------------------
+def always(details: Mapping, now: datetime) -> bool:
+    return True
+
+
 @dataclass(frozen=True)
 class OrderKind:
-    """How to present one kind of order: its short title and its detail lines."""
+    """How to present one kind of order: its short title, its detail lines, what the customer
+    hears on a decision, and whether it is still ahead (a past booking cannot be cancelled)."""
 
     title: Callable[[Mapping], str]
     lines: Callable[[Mapping], list[str]]
+    confirmed: str = msg.CUSTOMER_CONFIRMED
+    rejected: str = msg.CUSTOMER_REJECTED
+    upcoming: Callable[[Mapping, datetime], bool] = always
 
 
 ORDER_KINDS: dict[str, OrderKind] = {}  # filled by each scenario's section (see "service" below)
@@ -404,6 +472,18 @@ def order_title(order: OrderInfo) -> str:
 def order_lines(order: OrderInfo) -> list[str]:
     kind = ORDER_KINDS.get(order.kind)
     return kind.lines(order.details) if kind else []
+
+
+def may_cancel(order: OrderInfo, ctx: Context) -> bool:
+    kind = ORDER_KINDS.get(order.kind)
+    return order.status in CANCELLABLE and (kind is None or kind.upcoming(order.details, ctx.now))
+
+
+def decision_notice(order: OrderInfo) -> str:
+    """What the customer hears when a manager decides, in the words of the order's kind."""
+    kind = ORDER_KINDS.get(order.kind) or OrderKind(title=str, lines=list)
+    template = kind.confirmed if order.status == Status.CONFIRMED else kind.rejected
+    return template.format(id=order.id, title=order_title(order))
 
 
 def status_text(status: str) -> str:
@@ -459,7 +539,7 @@ def on_orders(event: Incoming, dialogue: Dialogue, ctx: Context) -> Outcome:
     orders = ctx.view.orders_of(event.user_id, MY_ORDERS_LIMIT)
     if not orders:
         return to_menu(event, ctx, msg.MY_ORDERS_EMPTY)
-    cancellable = [o.id for o in orders if o.status in CANCELLABLE]
+    cancellable = [o.id for o in orders if may_cancel(o, ctx)]
     text = msg.MY_ORDERS.format(lines="\n".join(order_line(o, ctx) for o in orders))
     if cancellable:
         text += msg.MY_ORDERS_CAN_CANCEL
@@ -475,6 +555,8 @@ def on_order_cancel(event: Incoming, dialogue: Dialogue, ctx: Context) -> Outcom
         return Outcome(replies=(say(event, msg.ORDER_NOT_FOUND),))
     if order.status not in CANCELLABLE:
         return Outcome(replies=(say(event, msg.CANNOT_CANCEL.format(id=order.id, status=status_text(order.status))),))
+    if not may_cancel(order, ctx):
+        return Outcome(replies=(say(event, msg.CANNOT_CANCEL_PAST.format(id=order.id)),))
     if arg(event, msg.ARG_SURE) != 1:
         question = msg.ASK_CANCEL_ORDER.format(id=order.id, title=order_title(order))
         return Outcome(replies=(say(event, question, kb.confirm_cancel(order.id)),))
@@ -538,12 +620,28 @@ def day_bounds(ctx: Context) -> tuple[datetime, datetime]:
 
 
 def on_today(event: Incoming, dialogue: Dialogue, ctx: Context) -> Outcome:
-    orders = ctx.view.orders_between(*day_bounds(ctx), limit=LIST_LIMIT + 1)
-    if not orders:
+    """Today's bookings in time order (when booking is on), then the orders placed today."""
+    bookings = today_bookings(ctx)
+    orders = [o for o in ctx.view.orders_between(*day_bounds(ctx), limit=LIST_LIMIT + 1) if o.kind != ORDER_BOOKING]
+    if not orders and not bookings:
         return manager_says(event, ctx, msg.TODAY_EMPTY)
-    lines = manager_lines(orders, ctx, len(orders))
-    count = f"{LIST_LIMIT}+" if len(orders) > LIST_LIMIT else str(len(orders))
-    return manager_says(event, ctx, msg.TODAY_LIST.format(count=count, lines=lines))
+    parts = [bookings] if bookings else []
+    if orders:
+        count = f"{LIST_LIMIT}+" if len(orders) > LIST_LIMIT else str(len(orders))
+        parts.append(msg.TODAY_LIST.format(count=count, lines=manager_lines(orders, ctx, len(orders))))
+    return manager_says(event, ctx, "\n\n".join(parts))
+
+
+def today_bookings(ctx: Context) -> str:
+    if "booking" not in ctx.scenarios:
+        return ""
+    bookings = ctx.view.bookings_between(*day_bounds(ctx), limit=LIST_LIMIT + 1)
+    lines = [msg.TODAY_BOOKING_LINE.format(start=local_time(b.starts_at, ctx, "%H:%M"), table=b.table,
+                                           end=local_time(b.ends_at, ctx, "%H:%M"), party=b.party, name=b.name,
+                                           phone=b.phone, id=b.order_id, status=status_text(b.status))
+             for b in bookings[:LIST_LIMIT]]
+    more = msg.LIST_MORE.format(count=len(bookings) - LIST_LIMIT) if len(bookings) > LIST_LIMIT else ""
+    return msg.TODAY_BOOKINGS.format(count=len(lines), lines="\n".join(lines) + more) if lines else ""
 
 
 def on_stats(event: Incoming, dialogue: Dialogue, ctx: Context) -> Outcome:
@@ -848,6 +946,530 @@ def step_svc_edit(event: Incoming, dialogue: Dialogue, ctx: Context) -> Outcome:
     return show(event, ctx, target, {**dialogue.data, "editing": True})
 
 
+# --- Booking a table: BK_PARTY → TYPE → DATE → TIME → NAME → PHONE → CONFIRM (⇄ EDIT) -------
+# The draft in the dialogue's data: party (int), type (a table type's key), day (ISO date, the
+# day whose opening hours the slot belongs to), start (Unix time of the slot), name, phone;
+# besides: saved (the contact saved last time), page/tpage (date and time pages), near (the
+# nearest free times offered after the wanted one was taken) and editing.
+ORDER_BOOKING = "booking"
+MAX_NAME = 50
+NAME_RE = re.compile(r"[^\W\d_]+(?:[\s.'\-]+[^\W\d_]+)*\.?")
+PARTY_RE = re.compile(r"(?:на\s+)?(\d{1,3})(?:\s*(?:чел\w*|гост\w*|персон\w*))?")
+
+
+@dataclass(frozen=True)
+class BookTable(Effect):
+    """Book the smallest free table of a type for a party: atomic, refused by the database on overlap."""
+
+    start: datetime
+    end: datetime
+    party: int
+    type_key: str
+    name: str
+    phone: str
+    details: Mapping  # the order's details; the store adds the table's label
+    draft: Mapping  # the dialogue's data, to go back to when the time was just taken
+
+
+@dataclass(frozen=True)
+class Booked:
+    """What storing BookTable gave: the new order, or None when no table was free any more."""
+
+    change: OrderChange | None
+
+
+@dataclass(frozen=True)
+class Cafe:
+    """The café as one event sees it (settings, tables, what is taken), with the slot maths."""
+
+    info: Restaurant
+    types: Sequence[TableType]
+    tables: Sequence[slots.Table]
+    busy: Sequence[slots.Busy]
+    now: datetime
+    tz: tzinfo
+
+    def free(self, day: date, party: int, type_key: str) -> list[datetime]:
+        return slots.free_slots(day, self.now, self.tz, self.info.hours, self.info.closed_dates, self.info.rules,
+                                self.tables, self.busy, party, type_key)
+
+    def days(self, party: int, type_key: str) -> list[date]:
+        """Open days ahead that still have a free table of this type for this party."""
+        open_days = slots.open_days(self.now, self.tz, self.info.hours, self.info.closed_dates, self.info.rules)
+        return [day for day in open_days if self.free(day, party, type_key)]
+
+    def party_limit(self) -> int:
+        """The largest party bookable here: the catalogue's max_party, if a table seats it."""
+        return min(self.info.max_party, max((t.seats for t in self.tables), default=0))
+
+    def types_for(self, party: int) -> list[TableType]:
+        keys = slots.table_types_for(party, self.tables)
+        return [t for t in self.types if t.key in keys]
+
+    def type_title(self, key: str) -> str:
+        return next((t.title for t in self.types if t.key == key), key)
+
+    def nearest(self, day: date, wanted: datetime, party: int, type_key: str) -> tuple[date, list[datetime]]:
+        """Free times nearest to a taken one, and the day they belong to (this one or a later one)."""
+        near = slots.nearest_free(day, wanted, self.now, self.tz, self.info.hours, self.info.closed_dates,
+                                  self.info.rules, self.tables, self.busy, party, type_key)
+        if not near:
+            return day, []
+        home = next((d for d in [day, *self.days(party, type_key)] if near[0] in self.free(d, party, type_key)), day)
+        return home, near
+
+
+def open_cafe(ctx: Context) -> Cafe | None:
+    """The café for this event, or None when booking is off or nothing can be booked."""
+    info = ctx.view.restaurant() if "booking" in ctx.scenarios else None
+    tables = ctx.view.tables() if info else ()
+    if info is None or not tables:
+        return None
+    window_end = ctx.now + timedelta(days=info.days_ahead + 2)
+    busy = ctx.view.busy(ctx.now - timedelta(days=1), window_end)
+    return Cafe(info, ctx.view.table_types(), tables, busy, ctx.now, ctx.tz)
+
+
+CafeStep = Callable[[Incoming, Dialogue, Context, Cafe], Outcome]
+CafeScreen = Callable[[Mapping, Context, Cafe], tuple[str, str]]
+
+
+def with_cafe(step: CafeStep) -> Step:
+    """A booking step, given the café; if booking went away mid-dialogue, back to the menu."""
+    @wraps(step)
+    def run(event: Incoming, dialogue: Dialogue, ctx: Context) -> Outcome:
+        cafe = open_cafe(ctx)
+        return to_menu(event, ctx, msg.BOOKING_UNAVAILABLE) if cafe is None else step(event, dialogue, ctx, cafe)
+    return run
+
+
+def cafe_screen(screen: CafeScreen) -> Screen:
+    @wraps(screen)
+    def draw(data: Mapping, ctx: Context) -> tuple[str, str]:
+        cafe = open_cafe(ctx)
+        return (msg.BOOKING_UNAVAILABLE, kb.booking_phone()) if cafe is None else screen(data, ctx, cafe)
+    return draw
+
+
+# Reading the draft (stored JSON: anything may be there after an upgrade).
+def draft_party(data: Mapping) -> int | None:
+    party = data.get("party")
+    return party if isinstance(party, int) and not isinstance(party, bool) else None
+
+
+def draft_day(data: Mapping) -> date | None:
+    try:
+        return date.fromisoformat(data["day"]) if isinstance(data.get("day"), str) else None
+    except ValueError:
+        return None
+
+
+def from_stamp(stamp) -> datetime | None:
+    if not isinstance(stamp, int) or isinstance(stamp, bool) or not 0 < stamp < 2**33:
+        return None
+    return datetime.fromtimestamp(stamp, UTC)
+
+
+def stamp_of(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def draft_start(data: Mapping) -> datetime | None:
+    return from_stamp(data.get("start"))
+
+
+def draft_type(data: Mapping) -> str:
+    return data["type"] if isinstance(data.get("type"), str) else ""
+
+
+# Words and labels.
+def clock(moment: datetime, ctx: Context) -> str:
+    return local_time(moment, ctx, "%H:%M")
+
+
+def day_text(day: date) -> str:
+    return f"{msg.WEEKDAYS[day.weekday()]}, {day.strftime('%d.%m.%Y')}"
+
+
+def day_label(day: date, ctx: Context) -> str:
+    short = day.strftime("%d.%m")
+    if day == today(ctx):
+        return msg.BTN_TODAY_DAY.format(date=short)
+    if day == today(ctx) + timedelta(days=1):
+        return msg.BTN_TOMORROW_DAY.format(date=short)
+    return msg.BTN_DAY.format(weekday=msg.WEEKDAYS[day.weekday()].capitalize(), date=short)
+
+
+def length_text(minutes: int) -> str:
+    hours, rest = divmod(minutes, 60)
+    if not hours:
+        return msg.LENGTH_MINUTES.format(minutes=rest)
+    return msg.LENGTH_HOURS_MINUTES.format(hours=hours, minutes=rest) if rest else msg.LENGTH_HOURS.format(hours=hours)
+
+
+def clean_name(text: str) -> str | None:
+    name = " ".join(text.split())
+    return name if 0 < len(name) <= MAX_NAME and NAME_RE.fullmatch(name) else None
+
+
+def typed_party(text: str) -> int | None:
+    words = normalized(text)
+    if words in msg.PARTY_WORDS:
+        return msg.PARTY_WORDS[words]
+    match = PARTY_RE.fullmatch(words)
+    return int(match.group(1)) if match else None
+
+
+def saved_of(data: Mapping) -> SavedContact | None:
+    saved = data.get("saved")
+    if not isinstance(saved, Mapping) or not all(isinstance(saved.get(k), str) for k in ("name", "phone")):
+        return None
+    return SavedContact(saved["name"], saved["phone"])
+
+
+def use_contact_label(saved: SavedContact) -> str:
+    """"Использовать +7… (Имя)", the name shortened to fit VK's 40 characters."""
+    room = kb.MAX_LABEL - len(msg.BTN_USE_CONTACT.format(phone=saved.phone, name=""))
+    name = saved.name if len(saved.name) <= room else saved.name[:max(room - 1, 1)] + "…"
+    return msg.BTN_USE_CONTACT.format(phone=saved.phone, name=name)
+
+
+# The order's details and how they read.
+def booking_details(data: Mapping, cafe: Cafe, ctx: Context) -> dict:
+    start = draft_start(data)
+    end = start + cafe.info.rules.booking_length
+    local = start.astimezone(ctx.tz)
+    when = msg.WHEN.format(weekday=msg.WEEKDAYS[local.weekday()], date=local.strftime("%d.%m.%Y"),
+                           start=clock(start, ctx), end=clock(end, ctx))
+    return {"start": start.isoformat(), "end": end.isoformat(), "party": draft_party(data),
+            "type": draft_type(data), "place": cafe.type_title(draft_type(data)), "when": when,
+            "date": local.strftime("%d.%m"), "time": clock(start, ctx), "name": data.get("name", ""),
+            "phone": data.get("phone", "")}
+
+
+def booking_lines(details: Mapping) -> list[str]:
+    place = details.get("place", "")
+    table = (msg.LINE_TABLE.format(table=details["table"], place=place) if details.get("table")
+             else msg.LINE_PLACE.format(place=place))
+    return [msg.LINE_WHEN.format(when=details.get("when", "—")), msg.LINE_PARTY.format(party=details.get("party", "—")),
+            table, msg.LINE_NAME.format(name=details.get("name", "—")),
+            msg.LINE_PHONE.format(phone=details.get("phone", "—"))]
+
+
+def booking_upcoming(details: Mapping, now: datetime) -> bool:
+    try:
+        return datetime.fromisoformat(str(details.get("start"))) > now
+    except ValueError:
+        return False
+
+
+ORDER_KINDS[ORDER_BOOKING] = OrderKind(
+    title=lambda d: msg.BOOKING_TITLE.format(date=d.get("date", "—"), time=d.get("time", "—")),
+    lines=booking_lines, confirmed=msg.CUSTOMER_BOOKING_CONFIRMED, rejected=msg.CUSTOMER_BOOKING_REJECTED,
+    upcoming=booking_upcoming)
+
+
+# Which answer of the draft is missing or no longer valid (a changed party may not fit the type,
+# another day may not have the time free...): where Send and an edit go back to.
+def first_invalid(data: Mapping, cafe: Cafe) -> State | None:
+    party, kind, day = draft_party(data), draft_type(data), draft_day(data)
+    if party is None or not 1 <= party <= cafe.party_limit():
+        return State.BK_PARTY
+    if kind not in [t.key for t in cafe.types_for(party)]:
+        return State.BK_TYPE
+    free = cafe.free(day, party, kind) if day else []
+    if not free:
+        return State.BK_DATE
+    if draft_start(data) not in free:
+        return State.BK_TIME
+    if not isinstance(data.get("name"), str) or clean_name(data["name"]) is None:
+        return State.BK_NAME
+    return None if isinstance(data.get("phone"), str) and normalize_phone(data["phone"]) else State.BK_PHONE
+
+
+def bk_advance(event: Incoming, ctx: Context, cafe: Cafe, data: Mapping, next_state: State) -> Outcome:
+    """The next step; while editing from the summary, the first answer that needs redoing, or the summary."""
+    if not data.get("editing"):
+        return show(event, ctx, next_state, data)
+    missing = first_invalid(data, cafe)
+    if missing is None:
+        return show(event, ctx, State.BK_CONFIRM, without(data, "editing"))
+    return show(event, ctx, missing, data)
+
+
+def on_book(event: Incoming, dialogue: Dialogue, ctx: Context) -> Outcome:
+    if "booking" not in ctx.scenarios:
+        return fallback(event, dialogue, ctx)
+    if open_cafe(ctx) is None:
+        return to_menu(event, ctx, msg.BOOKING_UNAVAILABLE)
+    return show(event, ctx, State.BK_PARTY, {})
+
+
+# Party size.
+@cafe_screen
+def screen_bk_party(data: Mapping, ctx: Context, cafe: Cafe) -> tuple[str, str]:
+    party = draft_party(data)
+    return msg.ASK_PARTY + (msg.NOW_GIVEN.format(value=party) if party else ""), kb.party_sizes(cafe.party_limit())
+
+
+@with_cafe
+def step_bk_party(event: Incoming, dialogue: Dialogue, ctx: Context, cafe: Cafe) -> Outcome:
+    if command_of(event) == msg.CMD_PARTY:
+        return choose_party(event, dialogue, ctx, cafe, int_arg(event, msg.ARG_VALUE))
+    if is_stray(event):
+        return reask(event, dialogue, ctx)
+    return choose_party(event, dialogue, ctx, cafe, typed_party(event.text))
+
+
+def choose_party(event: Incoming, dialogue: Dialogue, ctx: Context, cafe: Cafe, party: int | None) -> Outcome:
+    if party is None or party < 1:
+        return reask(event, dialogue, ctx)
+    if party > cafe.party_limit():
+        return to_menu(event, ctx, msg.PARTY_TOO_LARGE.format(max=cafe.party_limit(), phone=cafe.info.phone))
+    return bk_advance(event, ctx, cafe, {**dialogue.data, "party": party}, State.BK_TYPE)
+
+
+# Table type.
+@cafe_screen
+def screen_bk_type(data: Mapping, ctx: Context, cafe: Cafe) -> tuple[str, str]:
+    types = cafe.types_for(draft_party(data) or 1)
+    lines = "\n".join(msg.TABLE_TYPE_LINE.format(title=t.title, description=f" — {t.description}" if t.description
+                                                 else "") for t in types)
+    text = msg.ASK_TABLE_TYPE.format(party=draft_party(data) or "—", lines=lines)
+    return text, kb.table_types([(t.key, t.title) for t in types])
+
+
+@with_cafe
+def step_bk_type(event: Incoming, dialogue: Dialogue, ctx: Context, cafe: Cafe) -> Outcome:
+    party = draft_party(dialogue.data) or 1
+    types = cafe.types_for(party)
+    if command_of(event) == msg.CMD_TABLE_TYPE:
+        key = str_arg(event, msg.ARG_KEY)
+    else:
+        key = None if is_stray(event) else next((t.key for t in types if normalized(t.title) == normalized(event.text)), None)
+    if key not in [t.key for t in types]:
+        return reask(event, dialogue, ctx)
+    if not cafe.days(party, key):
+        return reask(event, dialogue, ctx, msg.NO_FREE_DAYS.format(phone=cafe.info.phone))
+    return bk_advance(event, ctx, cafe, {**dialogue.data, "type": key, "page": 0}, State.BK_DATE)
+
+
+# Date: the open days ahead with a free table, a page at a time, or a typed date.
+def page_of(data: Mapping, key: str, count: int, size: int) -> tuple[int, int]:
+    pages = max(1, math.ceil(count / size))
+    page = data.get(key)
+    return (min(max(page, 0), pages - 1) if isinstance(page, int) and not isinstance(page, bool) else 0), pages
+
+
+@cafe_screen
+def screen_bk_date(data: Mapping, ctx: Context, cafe: Cafe) -> tuple[str, str]:
+    days = cafe.days(draft_party(data) or 1, draft_type(data))
+    if not days:
+        return msg.NO_FREE_DAYS.format(phone=cafe.info.phone), kb.booking_days([], 0, 1)
+    page, pages = page_of(data, "page", len(days), kb.DAYS_PER_PAGE)
+    shown = days[page * kb.DAYS_PER_PAGE:(page + 1) * kb.DAYS_PER_PAGE]
+    return msg.ASK_DAY, kb.booking_days([(d.isoformat(), day_label(d, ctx)) for d in shown], page, pages)
+
+
+@with_cafe
+def step_bk_date(event: Incoming, dialogue: Dialogue, ctx: Context, cafe: Cafe) -> Outcome:
+    command = command_of(event)
+    if command == msg.CMD_PAGE:
+        return show(event, ctx, State.BK_DATE, {**dialogue.data, "page": int_arg(event, msg.ARG_PAGE) or 0})
+    if command == msg.CMD_DAY:
+        return choose_day(event, dialogue, ctx, cafe, draft_day({"day": str_arg(event, msg.ARG_VALUE)}))
+    if is_stray(event):
+        return reask(event, dialogue, ctx)
+    return choose_day(event, dialogue, ctx, cafe, parse_day(event.text, today(ctx)))
+
+
+def day_problem(day: date | None, cafe: Cafe, ctx: Context, data: Mapping) -> str | None:
+    """Why a date cannot be booked, in the customer's words; None when it can."""
+    if day is None:
+        return msg.HINT_DAY
+    if day < today(ctx):
+        return msg.DATE_PAST
+    if day > slots.last_bookable_date(ctx.now, ctx.tz, cafe.info.rules):
+        return msg.DAY_TOO_FAR.format(days=cafe.info.days_ahead)
+    if day in cafe.info.closed_dates or cafe.info.hours.for_weekday(day.weekday()) is None:
+        return msg.DAY_CLOSED.format(date=day_text(day).capitalize())
+    if not cafe.free(day, draft_party(data) or 1, draft_type(data)):
+        return msg.DAY_FULL.format(date=day_text(day))
+    return None
+
+
+def choose_day(event: Incoming, dialogue: Dialogue, ctx: Context, cafe: Cafe, day: date | None) -> Outcome:
+    problem = day_problem(day, cafe, ctx, dialogue.data)
+    if problem:
+        return reask(event, dialogue, ctx, problem)
+    data = {**without(dialogue.data, "near"), "day": day.isoformat(), "tpage": 0}
+    return bk_advance(event, ctx, cafe, data, State.BK_TIME)
+
+
+# Time: the day's free times (or the nearest ones, after the wanted one was taken), or typed.
+@cafe_screen
+def screen_bk_time(data: Mapping, ctx: Context, cafe: Cafe) -> tuple[str, str]:
+    day, party, kind = draft_day(data), draft_party(data) or 1, draft_type(data)
+    free = cafe.free(day, party, kind) if day else []
+    near = sorted(s for s in map(from_stamp, data.get("near") if isinstance(data.get("near"), list) else []) if s in free)
+    if near:
+        text = msg.ASK_NEAR_TIME.format(date=day_text(day), times=", ".join(clock(s, ctx) for s in near))
+        return text, kb.booking_times([(stamp_of(s), clock(s, ctx)) for s in near], all_times=True)
+    if not free:
+        return msg.DAY_FULL.format(date=day_text(day) if day else "—"), kb.booking_times([])
+    page, pages = page_of(data, "tpage", len(free), kb.TIMES_PER_PAGE)
+    shown = free[page * kb.TIMES_PER_PAGE:(page + 1) * kb.TIMES_PER_PAGE]
+    text = msg.ASK_TIME.format(date=day_text(day).capitalize(), place=cafe.type_title(kind), party=party,
+                               length=length_text(cafe.info.booking_minutes), example=clock(free[0], ctx),
+                               times=", ".join(clock(s, ctx) for s in free))
+    return text, kb.booking_times([(stamp_of(s), clock(s, ctx)) for s in shown], page, pages)
+
+
+@with_cafe
+def step_bk_time(event: Incoming, dialogue: Dialogue, ctx: Context, cafe: Cafe) -> Outcome:
+    command = command_of(event)
+    if command == msg.CMD_PAGE:
+        data = {**without(dialogue.data, "near"), "tpage": int_arg(event, msg.ARG_PAGE) or 0}
+        return show(event, ctx, State.BK_TIME, data)
+    if command == msg.CMD_ALL_TIMES:
+        return show(event, ctx, State.BK_TIME, without(dialogue.data, "near"))
+    if command == msg.CMD_SLOT:
+        return choose_time(event, dialogue, ctx, cafe, from_stamp(arg(event, msg.ARG_VALUE)))
+    if is_stray(event):
+        return reask(event, dialogue, ctx)
+    return typed_time(event, dialogue, ctx, cafe)
+
+
+def day_free(data: Mapping, cafe: Cafe) -> list[datetime]:
+    day = draft_day(data)
+    return cafe.free(day, draft_party(data) or 1, draft_type(data)) if day else []
+
+
+def typed_time(event: Incoming, dialogue: Dialogue, ctx: Context, cafe: Cafe) -> Outcome:
+    """"19:30", "19.30" or "19": accepted only when it is one of the day's free times."""
+    wanted = parse_time(event.text)
+    if wanted is None:
+        return reask(event, dialogue, ctx)
+    label = wanted.strftime("%H:%M")
+    start = next((s for s in day_free(dialogue.data, cafe) if clock(s, ctx) == label), None)
+    if start is None:
+        return show(event, ctx, State.BK_TIME, without(dialogue.data, "near"), before=msg.TIME_NOT_FREE.format(time=label))
+    return choose_time(event, dialogue, ctx, cafe, start)
+
+
+def choose_time(event: Incoming, dialogue: Dialogue, ctx: Context, cafe: Cafe, start: datetime | None) -> Outcome:
+    if start is None or start not in day_free(dialogue.data, cafe):
+        return show(event, ctx, State.BK_TIME, without(dialogue.data, "near"), before=msg.SLOT_GONE)
+    data = {**without(dialogue.data, "near", "tpage"), "start": stamp_of(start)}
+    saved = ctx.view.contact(event.user_id)
+    if saved is not None:
+        data["saved"] = {"name": saved.name, "phone": saved.phone}
+    return bk_advance(event, ctx, cafe, data, State.BK_NAME)
+
+
+def offer_other_times(event: Incoming, ctx: Context, cafe: Cafe, draft: Mapping) -> Outcome:
+    """The wanted time was taken: the nearest free ones, as buttons; the rest of the draft is kept."""
+    day, wanted = draft_day(draft), draft_start(draft)
+    near_day, near = cafe.nearest(day, wanted, draft_party(draft) or 1, draft_type(draft)) if day and wanted else (day, [])
+    if not near:
+        return to_menu(event, ctx, msg.SLOT_TAKEN_NONE.format(phone=cafe.info.phone))
+    data = {**without(draft, "start", "editing", "tpage"), "day": near_day.isoformat(), "near": [stamp_of(s) for s in near]}
+    return show(event, ctx, State.BK_TIME, data, before=msg.SLOT_TAKEN)
+
+
+# Name and phone: the contact saved last time is one press away.
+def screen_bk_name(data: Mapping, ctx: Context) -> tuple[str, str]:
+    saved = saved_of(data)
+    given = msg.NOW_GIVEN.format(value=data["name"]) if isinstance(data.get("name"), str) else ""
+    if saved is None:
+        return msg.ASK_NAME + given, kb.booking_name(None)
+    return msg.ASK_NAME_SAVED.format(name=saved.name, phone=saved.phone) + given, kb.booking_name(use_contact_label(saved))
+
+
+@with_cafe
+def step_bk_name(event: Incoming, dialogue: Dialogue, ctx: Context, cafe: Cafe) -> Outcome:
+    command, saved = command_of(event), saved_of(dialogue.data)
+    if command == msg.CMD_SAVED_CONTACT and saved is not None:
+        data = {**dialogue.data, "name": saved.name, "phone": saved.phone}
+        return bk_advance(event, ctx, cafe, {**data, "editing": True}, State.BK_CONFIRM)
+    if command == msg.CMD_NEW_CONTACT:
+        return show(event, ctx, State.BK_NAME, without(dialogue.data, "saved"))
+    name = None if is_stray(event) else clean_name(event.text)
+    if name is None:
+        return reask(event, dialogue, ctx, msg.NAME_INVALID if not is_stray(event) else "")
+    return bk_advance(event, ctx, cafe, {**dialogue.data, "name": name}, State.BK_PHONE)
+
+
+def screen_bk_phone(data: Mapping, ctx: Context) -> tuple[str, str]:
+    given = msg.NOW_GIVEN.format(value=data["phone"]) if isinstance(data.get("phone"), str) else ""
+    return msg.ASK_BOOKING_PHONE + given, kb.booking_phone()
+
+
+@with_cafe
+def step_bk_phone(event: Incoming, dialogue: Dialogue, ctx: Context, cafe: Cafe) -> Outcome:
+    phone = None if is_stray(event) else normalize_phone(event.text)
+    if phone is None:
+        return reask(event, dialogue, ctx, msg.PHONE_INVALID)
+    return bk_advance(event, ctx, cafe, {**dialogue.data, "phone": phone}, State.BK_CONFIRM)
+
+
+# The summary: Send books the table (see BookTable), Edit goes to the list of fields.
+@cafe_screen
+def screen_bk_confirm(data: Mapping, ctx: Context, cafe: Cafe) -> tuple[str, str]:
+    if draft_start(data) is None:
+        return msg.BOOKING_INCOMPLETE, kb.summary()
+    lines = booking_lines(booking_details(data, cafe, ctx))
+    return msg.BOOKING_SUMMARY.format(details="\n".join(lines)), kb.summary()
+
+
+@with_cafe
+def step_bk_confirm(event: Incoming, dialogue: Dialogue, ctx: Context, cafe: Cafe) -> Outcome:
+    command = command_of(event)
+    if command == msg.CMD_SEND:
+        return send_booking(event, dialogue, ctx, cafe)
+    if command == msg.CMD_EDIT:
+        return show(event, ctx, State.BK_EDIT, dialogue.data)
+    return reask(event, dialogue, ctx)
+
+
+def send_booking(event: Incoming, dialogue: Dialogue, ctx: Context, cafe: Cafe) -> Outcome:
+    """Only Send books; whether a table was still free is known once it is stored (see `after`)."""
+    data = dialogue.data
+    missing = first_invalid(data, cafe)
+    if missing in (State.BK_DATE, State.BK_TIME) and draft_start(data) is not None:  # taken since it was chosen
+        return offer_other_times(event, ctx, cafe, data)
+    if missing is not None:
+        return show(event, ctx, missing, data, before=msg.BOOKING_INCOMPLETE)
+    details = booking_details(data, cafe, ctx)
+    start = draft_start(data)
+    effect = BookTable(start=start, end=start + cafe.info.rules.booking_length, party=draft_party(data),
+                       type_key=draft_type(data), name=data["name"], phone=data["phone"], details=details,
+                       draft=dict(data))
+    return Outcome(effects=(effect,))
+
+
+def screen_bk_edit(data: Mapping, ctx: Context) -> tuple[str, str]:
+    return msg.ASK_FIELD, kb.booking_edit_fields()
+
+
+BOOKING_FIELDS = {
+    msg.FIELD_PARTY: State.BK_PARTY,
+    msg.FIELD_TABLE: State.BK_TYPE,
+    msg.FIELD_DAY: State.BK_DATE,
+    msg.FIELD_TIME: State.BK_TIME,
+    msg.FIELD_NAME: State.BK_NAME,
+    msg.FIELD_PHONE: State.BK_PHONE,
+}
+
+
+def step_bk_edit(event: Incoming, dialogue: Dialogue, ctx: Context) -> Outcome:
+    name = str_arg(event, msg.ARG_FIELD) if command_of(event) == msg.CMD_FIELD else None
+    target = BOOKING_FIELDS.get(name) if name else None
+    if target is None:
+        return reask(event, dialogue, ctx)
+    return show(event, ctx, target, {**without(dialogue.data, "near"), "editing": True})
+
+
 # --- Steps, one per state, and the screens they show ----------------------------------
 def step_menu(event: Incoming, dialogue: Dialogue, ctx: Context) -> Outcome:
     """In the main menu only menu buttons mean something; anything else gets a hint."""
@@ -863,6 +1485,14 @@ STEPS: dict[State, Step] = {
     State.SVC_PHONE: step_svc_phone,
     State.SVC_CONFIRM: step_svc_confirm,
     State.SVC_EDIT: step_svc_edit,
+    State.BK_PARTY: step_bk_party,
+    State.BK_TYPE: step_bk_type,
+    State.BK_DATE: step_bk_date,
+    State.BK_TIME: step_bk_time,
+    State.BK_NAME: step_bk_name,
+    State.BK_PHONE: step_bk_phone,
+    State.BK_CONFIRM: step_bk_confirm,
+    State.BK_EDIT: step_bk_edit,
     State.MGR_REASON: step_mgr_reason,
 }
 
@@ -874,6 +1504,14 @@ SCREENS: dict[State, Screen] = {  # every state but MENU, whose screen is the ma
     State.SVC_PHONE: screen_svc_phone,
     State.SVC_CONFIRM: screen_svc_confirm,
     State.SVC_EDIT: screen_svc_edit,
+    State.BK_PARTY: screen_bk_party,
+    State.BK_TYPE: screen_bk_type,
+    State.BK_DATE: screen_bk_date,
+    State.BK_TIME: screen_bk_time,
+    State.BK_NAME: screen_bk_name,
+    State.BK_PHONE: screen_bk_phone,
+    State.BK_CONFIRM: screen_bk_confirm,
+    State.BK_EDIT: screen_bk_edit,
     State.MGR_REASON: screen_mgr_reason,
 }
 
@@ -885,6 +1523,14 @@ HINTS: dict[State, str] = {
     State.SVC_PHONE: msg.PHONE_INVALID,
     State.SVC_CONFIRM: msg.HINT_CONFIRM,
     State.SVC_EDIT: msg.HINT_EDIT,
+    State.BK_PARTY: msg.HINT_PARTY,
+    State.BK_TYPE: msg.HINT_TABLE_TYPE,
+    State.BK_DATE: msg.HINT_DAY,
+    State.BK_TIME: msg.HINT_TIME,
+    State.BK_NAME: msg.NAME_INVALID,
+    State.BK_PHONE: msg.PHONE_INVALID,
+    State.BK_CONFIRM: msg.HINT_BOOKING_CONFIRM,
+    State.BK_EDIT: msg.HINT_BOOKING_EDIT,
     State.MGR_REASON: msg.HINT_REASON,
 }
 
@@ -897,7 +1543,7 @@ COMMANDS: dict[str, Step] = {
     msg.CMD_BACK: on_back,
     msg.CMD_KEEP: on_keep,
     msg.CMD_SERVICES: on_services,
-    # booking (issue #4) adds its menu entry's command here
+    msg.CMD_BOOK: on_book,
     msg.CMD_ORDERS: on_orders,
     msg.CMD_ORDER_CANCEL: on_order_cancel,
 }
@@ -951,6 +1597,19 @@ def after_warn(effect: Warn, result, event: Incoming, ctx: Context) -> Outcome:
     return Outcome()
 
 
+@after.register(BookTable)
+def after_book(effect: BookTable, booked: Booked, event: Incoming, ctx: Context) -> Outcome:
+    """Booked: the customer hears the number and the table, managers get cards. Taken meanwhile:
+    the nearest free times, with the rest of the draft kept."""
+    if booked.change is None:
+        cafe = open_cafe(ctx)
+        return offer_other_times(event, ctx, cafe, effect.draft) if cafe else to_menu(event, ctx, msg.BOOKING_UNAVAILABLE)
+    order = booked.change.order
+    thanks = msg.BOOKING_SENT.format(id=order.id, table=order.details.get("table", ""))
+    done = to_menu(event, ctx, thanks)
+    return done.then(Outcome(replies=new_cards(order, ctx)))
+
+
 @after.register(CreateOrder)
 def after_create(effect: CreateOrder, change: OrderChange, event: Incoming, ctx: Context) -> Outcome:
     """The customer hears the order's number; every manager gets a card, stored with the order."""
@@ -974,13 +1633,9 @@ def after_decide(effect: Decide, change: OrderChange, event: Incoming, ctx: Cont
         return Outcome(replies=(Reply.snackbar(event, msg.SNACKBAR_OUTDATED),))
     if not change.changed:
         return Outcome(replies=(Reply.snackbar(event, too_late(order, effect.manager_id)),))
-    title = order_title(order)
-    if order.status == Status.CONFIRMED:
-        snack, notice = msg.SNACK_CONFIRMED, msg.CUSTOMER_CONFIRMED
-    else:
-        snack, notice = msg.SNACK_REJECTED, msg.CUSTOMER_REJECTED
+    snack = msg.SNACK_CONFIRMED if order.status == Status.CONFIRMED else msg.SNACK_REJECTED
     told = Outcome(replies=(Reply.snackbar(event, snack.format(id=order.id)), *card_edits(change, ctx),
-                            Reply.send(order.user_id, notice.format(id=order.id, title=title))))
+                            Reply.send(order.user_id, decision_notice(order))))
     if order.status == Status.REJECTED:
         return told.then(show(event, ctx, State.MGR_REASON, {"order": order.id}))
     return told

@@ -180,12 +180,82 @@ def reject_reason() -> str:
     return build([[Button(msg.BTN_NO_REASON, cmd(msg.CMD_NO_REASON))]], inline=True)
 
 
-def customer_menu(services: bool, manager: bool = False) -> str:
-    """The main menu: "Услуги" when that scenario is on, "Мои заказы" always, Help always;
-    a manager also gets their commands."""
+def customer_menu(services: bool, manager: bool = False, booking: bool = False) -> str:
+    """The main menu: "Услуги" and "Забронировать столик" when those scenarios are on, "Мои заказы"
+    always, Help always; a manager also gets their commands."""
     entries = [Button(msg.BTN_SERVICES, cmd(msg.CMD_SERVICES), color="primary")] if services else []
-    # booking (issue #4) adds its entry here, when that scenario is on
+    if booking:
+        entries.append(Button(msg.BTN_BOOK, cmd(msg.CMD_BOOK), color="primary"))
     entries.append(Button(msg.BTN_MY_ORDERS, cmd(msg.CMD_ORDERS)))
     manager_row = [Button(msg.BTN_PENDING, cmd(msg.CMD_PENDING)), Button(msg.BTN_TODAY, cmd(msg.CMD_TODAY)),
                    Button(msg.BTN_STATS, cmd(msg.CMD_STATS))] if manager else []
     return main_menu(entries, manager_row)
+
+
+# --- Table booking ---------------------------------------------------------------------------
+# VK's inline keyboards hold 10 buttons in 6 rows; Back and Cancel take 2, paging up to 2.
+PARTY_BUTTONS = 8  # 1..8 in two rows of 4, then Back/Cancel: 10 buttons
+DAYS_PER_PAGE = 6  # two rows of 3, paging, Back/Cancel: at most 10 buttons
+TIMES_PER_PAGE = 6
+PER_ROW = 3
+
+
+def rows_of(buttons: Sequence[Button], size: int) -> list[list[Button]]:
+    return [list(buttons[i:i + size]) for i in range(0, len(buttons), size)]
+
+
+def paging(page: int, pages: int) -> list[Button]:
+    """Previous/Next of a paged list (the step reads CMD_PAGE with the page wanted)."""
+    row = []
+    if page > 0:
+        row.append(Button(msg.BTN_PREV, with_arg(msg.CMD_PAGE, msg.ARG_PAGE, page - 1)))
+    if page + 1 < pages:
+        row.append(Button(msg.BTN_NEXT, with_arg(msg.CMD_PAGE, msg.ARG_PAGE, page + 1)))
+    return row
+
+
+def party_sizes(largest: int) -> str:
+    """Buttons 1..largest (at most PARTY_BUTTONS; a larger party is typed)."""
+    sizes = [Button(str(n), with_arg(msg.CMD_PARTY, msg.ARG_VALUE, n)) for n in range(1, min(largest, PARTY_BUTTONS) + 1)]
+    return _step(*rows_of(sizes, 4))
+
+
+def table_types(items: Sequence[tuple[str, str]]) -> str:
+    """One (key, title) a row."""
+    return _step(*([Button(title, with_arg(msg.CMD_TABLE_TYPE, msg.ARG_KEY, key), color="primary")]
+                   for key, title in items))
+
+
+def booking_days(items: Sequence[tuple[str, str]], page: int, pages: int) -> str:
+    """One page of (ISO date, label) pairs."""
+    days = [Button(label, with_arg(msg.CMD_DAY, msg.ARG_VALUE, iso)) for iso, label in items]
+    return _step(*rows_of(days, PER_ROW), paging(page, pages))
+
+
+def booking_times(items: Sequence[tuple[int, str]], page: int = 0, pages: int = 1, all_times: bool = False) -> str:
+    """(start as a Unix time, label) pairs; `all_times` adds "Другое время" under nearest free times."""
+    times = [Button(label, with_arg(msg.CMD_SLOT, msg.ARG_VALUE, stamp), color="primary") for stamp, label in items]
+    more = [Button(msg.BTN_ALL_TIMES, cmd(msg.CMD_ALL_TIMES))] if all_times else []
+    return _step(*rows_of(times, PER_ROW), paging(page, pages), more)
+
+
+def booking_name(saved_label: str | None) -> str:
+    """The name step: the contact saved last time, if any, as one press."""
+    if saved_label is None:
+        return _step()
+    return _step([Button(saved_label, cmd(msg.CMD_SAVED_CONTACT), color="primary")],
+                 [Button(msg.BTN_NEW_CONTACT, cmd(msg.CMD_NEW_CONTACT))])
+
+
+def booking_phone() -> str:
+    return _step()
+
+
+def booking_edit_fields() -> str:
+    field = lambda label, name: Button(label, with_arg(msg.CMD_FIELD, msg.ARG_FIELD, name))  # noqa: E731
+    return _step(
+        [field(msg.BTN_FIELD_PARTY, msg.FIELD_PARTY), field(msg.BTN_FIELD_TABLE, msg.FIELD_TABLE),
+         field(msg.BTN_FIELD_DAY, msg.FIELD_DAY)],
+        [field(msg.BTN_FIELD_TIME, msg.FIELD_TIME), field(msg.BTN_FIELD_NAME, msg.FIELD_NAME),
+         field(msg.BTN_FIELD_PHONE, msg.FIELD_PHONE)],
+    )

@@ -13,8 +13,9 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
-from datetime import timedelta
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import datetime, timedelta
 
 import requests
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -77,8 +78,10 @@ class Bot:
     """The event loop: one transaction per event, replies delivered after the commit."""
 
     def __init__(self, settings: Settings, sessions: sessionmaker[Session], client: VkClient,
-                 sender: OutboxSender | None = None, reconnect: Backoff | None = None):
+                 sender: OutboxSender | None = None, reconnect: Backoff | None = None,
+                 clock: Callable[[], datetime] = utcnow):
         self.settings = settings
+        self.clock = clock  # "now" for the handlers (aware UTC); tests set it to try DST days
         self.sessions = sessions
         self.client = client
         self.sender = sender or OutboxSender(client, sessions)
@@ -94,7 +97,7 @@ class Bot:
     def context(self, session: Session) -> handlers.Context:
         """What the handlers may read for one event: settings, the time, and the event's session."""
         return handlers.Context(manager_ids=frozenset(self.settings.manager_ids), scenarios=self.settings.scenarios,
-                                now=utcnow(), tz=self.settings.tz, view=dbf.SessionView(session))
+                                now=self.clock(), tz=self.settings.tz, view=dbf.SessionView(session))
 
     def apply(self, session: Session, event: handlers.Incoming) -> bool:
         """Decide and store one event inside the caller's transaction; False if seen before."""
@@ -251,20 +254,23 @@ def startup_checks(client: VkClient, settings: Settings) -> None:
 
 def prepare_database(settings: Settings) -> tuple[sessionmaker[Session], dbf.SyncSummary]:
     """The schema and the catalogue, as every start needs them (the bot, the tests, the sandbox,
-    --load-catalogue). The file is read and checked first: a broken catalogue raises
-    CatalogueError before the database is touched."""
-    services = catalogue.load(settings.catalogue_path).services
+    --load-catalogue). The file is read and checked first: a broken catalogue (or booking enabled
+    without a [restaurant]) raises CatalogueError before the database is touched."""
+    loaded = catalogue.load(settings.catalogue_path, booking="booking" in settings.scenarios)
     engine = db.make_engine(settings.database_url)
     db.create_schema(engine)
     sessions = db.make_session_factory(engine)
     with sessions.begin() as session:
-        summary = dbf.sync_services(session, services)
+        summary = dbf.sync_services(session, loaded.services)
+        if loaded.restaurant is not None:
+            summary = replace(summary, tables=dbf.sync_restaurant(session, loaded))
     return sessions, summary
 
 
 def describe_sync(settings: Settings, summary: dbf.SyncSummary) -> str:
+    tables = f"; {summary.tables} tables for booking" if summary.tables is not None else ""
     return (f"catalogue {settings.catalogue_path}: {summary.active} active services "
-            f"({summary.added} added, {summary.updated} updated, {summary.deactivated} deactivated)")
+            f"({summary.added} added, {summary.updated} updated, {summary.deactivated} deactivated){tables}")
 
 
 def build(settings: Settings) -> Bot:

@@ -22,6 +22,15 @@ CMD_CONTACT = "ct"
 CMD_SEND = "send"
 CMD_EDIT = "edit"
 CMD_FIELD = "field"
+# Table booking steps (paging and Send/Edit/field reuse CMD_PAGE, CMD_SEND, CMD_EDIT, CMD_FIELD)
+CMD_BOOK = "book"
+CMD_PARTY = "party"
+CMD_TABLE_TYPE = "ttype"
+CMD_DAY = "day"
+CMD_SLOT = "slot"
+CMD_ALL_TIMES = "times"  # from the nearest free times back to the day's full list
+CMD_SAVED_CONTACT = "saved"
+CMD_NEW_CONTACT = "newct"
 # The customer's orders
 CMD_ORDER_CANCEL = "ocancel"
 # Managers
@@ -50,6 +59,12 @@ FIELD_SERVICE = "service"
 FIELD_TASK = "task"
 FIELD_DEADLINE = "deadline"
 FIELD_CONTACT = "contact"
+FIELD_PARTY = "party"
+FIELD_TABLE = "table"
+FIELD_DAY = "day"
+FIELD_TIME = "time"
+FIELD_NAME = "name"
+FIELD_PHONE = "phone"
 
 # Typed words that mean the same as a button: a customer who types "Отмена" gets
 # exactly what the Cancel button gives. Keys are compared lower-cased and stripped.
@@ -72,6 +87,10 @@ TYPED_COMMANDS = {
     "назад": CMD_BACK,
     "back": CMD_BACK,
     "услуги": CMD_SERVICES,
+    "забронировать столик": CMD_BOOK,
+    "забронировать": CMD_BOOK,
+    "бронь": CMD_BOOK,
+    "столик": CMD_BOOK,
     "мои заказы": CMD_ORDERS,
     "заказы": CMD_ORDERS,
     "отправить": CMD_SEND,
@@ -99,6 +118,7 @@ BTN_HELP = "Помощь"
 BTN_CANCEL = "Отмена"
 BTN_BACK = "Назад"
 BTN_SERVICES = "Услуги"
+BTN_BOOK = "Забронировать столик"
 BTN_MY_ORDERS = "Мои заказы"
 BTN_PENDING = "Заявки"
 BTN_TODAY = "Сегодня"
@@ -123,6 +143,18 @@ BTN_NO_REASON = "Без причины"
 BTN_CANCEL_ORDER = "Отменить №{id}"
 BTN_SURE_CANCEL = "Да, отменить №{id}"
 BTN_KEEP_ORDER = "Нет, оставить"
+BTN_ALL_TIMES = "Другое время"
+BTN_USE_CONTACT = "Использовать {phone} ({name})"
+BTN_NEW_CONTACT = "Ввести другие"
+BTN_FIELD_PARTY = "Гостей"
+BTN_FIELD_TABLE = "Место"
+BTN_FIELD_DAY = "Дату"
+BTN_FIELD_TIME = "Время"
+BTN_FIELD_NAME = "Имя"
+BTN_FIELD_PHONE = "Телефон"
+BTN_DAY = "{weekday} {date}"  # "Пт 19.06"
+BTN_TODAY_DAY = "Сегодня {date}"
+BTN_TOMORROW_DAY = "Завтра {date}"
 
 # --- Texts -------------------------------------------------------------------
 GREETING = (
@@ -132,12 +164,13 @@ GREETING = (
 MENU = "Главное меню. Чем могу помочь?"
 HELP = (
     "Я бот сообщества. Выберите пункт меню кнопкой — я проведу по шагам.\n"
-    "«Услуги» — заказать услугу, «Мои заказы» — посмотреть или отменить заказ.\n"
+    "«Услуги» — заказать услугу, «Забронировать столик» — выбрать столик, дату и время, "
+    "«Мои заказы» — посмотреть или отменить заказ или бронь.\n"
     "В любой момент можно написать «Меню», чтобы вернуться в начало, "
     "«Назад» — чтобы вернуться на шаг, или «Отмена», чтобы прервать оформление."
 )
 HELP_MANAGER = (
-    "\n\nДля менеджеров: «Заявки» — заказы, ждущие решения, «Сегодня» — заказы за сегодня, "
+    "\n\nДля менеджеров: «Заявки» — заказы, ждущие решения, «Сегодня» — брони и заказы за сегодня, "
     "«Сводка» — сколько заказов в каждом статусе."
 )
 WELCOME_BACK = "С возвращением! 👋 Продолжим с того места, где вы остановились."
@@ -272,6 +305,7 @@ ASK_CANCEL_ORDER = "Отменить заказ №{id} «{title}»?"
 ORDER_CANCELLED = "Заказ №{id} отменён. Менеджеров я предупредил."
 ORDER_NOT_FOUND = "Такого заказа у вас нет 🤔 Откройте «Мои заказы», чтобы увидеть свои."
 CANNOT_CANCEL = "Заказ №{id} уже нельзя отменить: он {status}."
+CANNOT_CANCEL_PAST = "Бронь №{id} уже в прошлом — отменять нечего 🙂"
 
 # --- Manager commands -----------------------------------------------------------------
 PENDING_LIST = "Ждут решения ({count}):\n\n{lines}"
@@ -282,3 +316,79 @@ STATS = "Заказы по статусам:\n{lines}"
 STATS_LINE = "{name}: {count}"
 MANAGER_ORDER_LINE = "№{id} · {title} · {time} · {status} · https://vk.com/id{user_id}"
 LIST_MORE = "\n…и ещё {count}"
+
+# --- Table booking ----------------------------------------------------------------------
+BOOKING_UNAVAILABLE = "Бронирование столиков сейчас недоступно 😔 Загляните, пожалуйста, чуть позже."
+ASK_PARTY = "Сколько будет гостей? Выберите кнопкой или напишите число."
+HINT_PARTY = "Напишите, пожалуйста, число гостей цифрами, например 4, — или выберите кнопкой 👇"
+PARTY_TOO_LARGE = (
+    "Для компании больше {max} человек лучше договориться лично 🙂 Позвоните нам, пожалуйста: "
+    "{phone} — подберём для вас место."
+)
+ASK_TABLE_TYPE = "Где вам удобнее сесть? Гостей: {party}.\n\n{lines}"
+TABLE_TYPE_LINE = "• {title}{description}"
+HINT_TABLE_TYPE = "Выберите, пожалуйста, место кнопкой под сообщением 👇"
+ASK_DAY = "На какой день бронируем? Выберите дату или напишите её, например 25.12 или «завтра»."
+NO_FREE_DAYS = (
+    "К сожалению, в ближайшие дни свободных столиков здесь не осталось 😔 "
+    "Выберите, пожалуйста, другое место — или позвоните нам: {phone}."
+)
+HINT_DAY = "Не получилось понять дату 🙏 Выберите её кнопкой или напишите, например 25.12 или «завтра»."
+DAY_CLOSED = "{date} мы не работаем 🙏 Выберите, пожалуйста, другой день."
+DAY_TOO_FAR = "Бронируем не больше чем на {days} дн. вперёд — выберите, пожалуйста, дату поближе."
+DAY_FULL = "На {date} свободного времени уже нет 😔 Выберите, пожалуйста, другой день."
+ASK_TIME = (
+    "{date}, {place}, гостей: {party}. Столик бронируется на {length}.\n"
+    "Свободно: {times}\n\nВыберите время кнопкой или напишите его, например {example}."
+)
+ASK_NEAR_TIME = "Ближайшее свободное время — {date}: {times}. Выберите, пожалуйста 👇"
+HINT_TIME = "Выберите, пожалуйста, время кнопкой или напишите его, например 19:30."
+TIME_NOT_FREE = "На {time} свободного столика нет 😔 Выберите, пожалуйста, из свободного времени 👇"
+SLOT_TAKEN = "Ой, это время только что заняли 😔"
+SLOT_TAKEN_NONE = (
+    "Ой, это время только что заняли, а других свободных столиков не осталось 😔 "
+    "Позвоните нам, пожалуйста: {phone}."
+)
+SLOT_GONE = "Выбранное время уже не свободно — выберите, пожалуйста, другое."
+ASK_NAME = "На чьё имя бронируем? Напишите, пожалуйста, имя."
+ASK_NAME_SAVED = (
+    "На чьё имя бронируем? В прошлый раз вы оставляли: {name}, {phone}.\n"
+    "Использовать их — или ввести другие? Можно сразу написать другое имя."
+)
+NAME_INVALID = "Напишите, пожалуйста, имя буквами — например, Анна."
+# Typed party sizes in words ("нас двое"); digits are read as they are.
+PARTY_WORDS = {
+    "один": 1, "одна": 1, "я один": 1, "я одна": 1,
+    "двое": 2, "вдвоём": 2, "вдвоем": 2, "на двоих": 2, "нас двое": 2,
+    "трое": 3, "втроём": 3, "втроем": 3, "на троих": 3, "нас трое": 3,
+    "четверо": 4, "вчетвером": 4, "на четверых": 4, "нас четверо": 4,
+    "пятеро": 5, "на пятерых": 5, "шестеро": 6, "на шестерых": 6,
+}
+ASK_BOOKING_PHONE = "Ваш номер телефона? Например +7 912 345-67-89 — позвоним, если что-то изменится."
+BOOKING_SUMMARY = "Проверьте, пожалуйста, бронь:\n\n{details}\n\nВсё верно? Нажмите «Отправить»."
+HINT_BOOKING_CONFIRM = "Нажмите «Отправить», чтобы забронировать, или «Изменить», чтобы что-то поправить."
+HINT_BOOKING_EDIT = "Выберите кнопкой, что изменить, или нажмите «Назад», чтобы вернуться к брони."
+BOOKING_INCOMPLETE = "Кажется, в брони кое-чего не хватает — давайте допишем."
+BOOKING_SENT = (
+    "Спасибо! Бронь №{id} отправлена ✅\n"
+    "Столик {table} держим за вами. Менеджер подтвердит бронь здесь, в сообщениях сообщества."
+)
+BOOKING_TITLE = "Столик на {date} в {time}"
+LINE_WHEN = "Когда: {when}"
+LINE_PARTY = "Гостей: {party}"
+LINE_PLACE = "Место: {place}"
+LINE_TABLE = "Столик: {table} ({place})"
+LINE_NAME = "Имя: {name}"
+LINE_PHONE = "Телефон: {phone}"
+WHEN = "{weekday}, {date}, {start}–{end}"
+WEEKDAYS = ("пн", "вт", "ср", "чт", "пт", "сб", "вс")
+LENGTH_HOURS = "{hours} ч"
+LENGTH_HOURS_MINUTES = "{hours} ч {minutes} мин"
+LENGTH_MINUTES = "{minutes} мин"
+CUSTOMER_BOOKING_CONFIRMED = "Ваша бронь №{id} подтверждена 🎉 {title}. Ждём вас!"
+CUSTOMER_BOOKING_REJECTED = (
+    "К сожалению, бронь №{id} ({title}) мы подтвердить не можем 😔 "
+    "Выберите, пожалуйста, другое время — «Забронировать столик» в меню — или позвоните нам."
+)
+TODAY_BOOKINGS = "Брони на сегодня ({count}):\n\n{lines}"
+TODAY_BOOKING_LINE = "{start}–{end} · {table} · гостей: {party} · {name} {phone} · №{id} {status}"

@@ -116,8 +116,9 @@ def settings_for(emu: VKEmulator, db_url: str, **extra: str):
 class RunningBot:
     """The real bot loop in a thread, with the real vk_api client talking to the emulator."""
 
-    def __init__(self, emu: VKEmulator, db_url: str, **extra: str):
-        self.emu, self.db_url, self.extra = emu, db_url, extra
+    def __init__(self, emu: VKEmulator, db_url: str, clock=None, **extra: str):
+        """`extra` are settings (SCENARIOS="booking"...); `clock` replaces the handlers' "now"."""
+        self.emu, self.db_url, self.extra, self.clock = emu, db_url, extra, clock
         self.bot: Bot | None = None
         self.thread: threading.Thread | None = None
         self.start()
@@ -127,7 +128,8 @@ class RunningBot:
         sessions, _ = prepare_database(settings)  # the schema and the catalogue, as main.build does
         client = VkClient(settings, backoff=Backoff(first=0.01, cap=0.1))
         sender = OutboxSender(client, sessions, retry=Backoff(first=0.05, cap=0.5), idle_wait=0.5)
-        self.bot = Bot(settings, sessions, client, sender=sender, reconnect=Backoff(first=0.05, cap=0.5))
+        clock = {"clock": self.clock} if self.clock else {}
+        self.bot = Bot(settings, sessions, client, sender=sender, reconnect=Backoff(first=0.05, cap=0.5), **clock)
         self.thread = threading.Thread(target=self.bot.run, name="bot", daemon=True)
         self.thread.start()
         assert self.bot.connected.wait(10), "the bot did not connect to the long poll"
@@ -153,8 +155,8 @@ class RunningBot:
 def running(emu, db_url):
     bots: list[RunningBot] = []
 
-    def start(**extra: str) -> RunningBot:
-        bots.append(RunningBot(emu, db_url, **extra))
+    def start(clock=None, **extra: str) -> RunningBot:
+        bots.append(RunningBot(emu, db_url, clock, **extra))
         return bots[-1]
 
     yield start

@@ -135,7 +135,8 @@ def test_unchanged_reload_changes_nothing(sessions):
 def run_main(tmp_path, *args, catalogue_path: Path | None = None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VK_", "MANAGER", "DATABASE", "CATALOGUE"))}
     env.update({"VK_TOKEN": "test-token-value", "VK_GROUP_ID": "1", "MANAGER_IDS": "200",
-                "VK_API_URL": "http://127.0.0.1:9/method/", "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.sqlite3'}"})
+                "VK_API_URL": "http://127.0.0.1:9/method/", "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.sqlite3'}",
+                "SCENARIOS": "services"})  # these files have no [restaurant], which booking would require
     if catalogue_path:
         env["CATALOGUE_PATH"] = str(catalogue_path)
     return subprocess.run([sys.executable, "main.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,

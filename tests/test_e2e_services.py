@@ -277,19 +277,19 @@ def test_catalogue_reload_while_the_bot_runs(emu, db_url, running, tmp_path):
     path = tmp_path / "catalogue.toml"
     path.write_text('[[services]]\nkey = "a"\ntitle = "Старая услуга"\nprice = 100\n'
                     '[[services]]\nkey = "b"\ntitle = "Вторая"\nprice = 200\n', encoding="utf-8")
-    runner = running(CATALOGUE_PATH=str(path))
+    runner = running(CATALOGUE_PATH=str(path), SCENARIOS="services")
     customer = Person(emu, runner, CUSTOMER_ID)
     customer.says("Привет")
     assert buttons(customer.presses(msg.BTN_SERVICES)[0])[:2] == ["Старая услуга", "Вторая"]
     order_id = order_a_service(customer, service="Старая услуга", task="задача")
     path.write_text('[[services]]\nkey = "b"\ntitle = "Вторая, обновлённая"\nprice = 250\n', encoding="utf-8")
-    assert main.load_catalogue(settings_for(emu, db_url, CATALOGUE_PATH=str(path))) == 0
+    assert main.load_catalogue(settings_for(emu, db_url, CATALOGUE_PATH=str(path), SCENARIOS="services")) == 0
     listing = customer.presses(msg.BTN_SERVICES)[0]
     assert buttons(listing)[:1] == ["Вторая, обновлённая"] and "250 ₽" in listing.text
     assert "Старая услуга" not in listing.text
     assert f"№{order_id} · Старая услуга" in customer.presses(msg.BTN_MY_ORDERS)[0].text  # still known
     path.write_text("[[services]]\nkey = 'b'\ntitle = ", encoding="utf-8")  # broken: nothing changes
-    assert main.load_catalogue(settings_for(emu, db_url, CATALOGUE_PATH=str(path))) == 2
+    assert main.load_catalogue(settings_for(emu, db_url, CATALOGUE_PATH=str(path), SCENARIOS="services")) == 2
     assert "Вторая, обновлённая" in customer.presses(msg.BTN_SERVICES)[0].text
 
 

@@ -4,6 +4,8 @@ never an exception, always a sensible answer, or silence where VK etiquette want
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -72,6 +74,13 @@ def raw_events(draw, user_id: int):
 
 random_data = st.dictionaries(st.sampled_from(DATA_KEYS), json_values, max_size=6)
 
+def next_monday() -> str:
+    """A Monday 2 to 8 days ahead: open (12:00-23:00) in the example café whatever today is."""
+    today = datetime.now(ZoneInfo("Europe/Moscow")).date()
+    ahead = (7 - today.weekday()) % 7 or 7
+    return (today + timedelta(days=ahead if ahead >= 2 else ahead + 7)).strftime("%d.%m")
+
+
 # Walks through real dialogues: the (state, data) the bot itself stores at each step are the
 # well-formed dialogues every handler must take any input in. Each step: ("say", text) or
 # ("press", label), as a customer does it.
@@ -79,6 +88,9 @@ WALKS = [
     [("say", "Привет"), ("press", "Услуги"), ("press", "Следующие »"), ("press", "« Предыдущие"),
      ("press", "Консультация"), ("say", "Нужна консультация"), ("press", "Как можно скорее"),
      ("press", "Оставлю телефон"), ("say", "+7 912 345 67 89"), ("press", "Изменить"), ("press", "Срок")],
+    [("say", "Привет"), ("press", "Забронировать столик"), ("press", "2"), ("press", "Основной зал"),
+     ("say", next_monday()), ("say", "19:00"), ("say", "Анна"), ("say", "+7 912 345 67 89"), ("press", "Изменить"),
+     ("press", "Время")],
 ]
 
 

@@ -25,8 +25,8 @@ SERVICES = [
 ]
 
 
-class FakeView:
-    """handlers.View over lists in memory."""
+class FakeView(h.EmptyView):
+    """handlers.View over lists in memory (no café: booking has its own fake in test_handlers_booking)."""
 
     def __init__(self, services=SERVICES, orders=()):
         self.all_services, self.orders = list(services), list(orders)
@@ -119,8 +119,8 @@ def at_summary(chat=None) -> Chat:
 
 # --- The main menu ---------------------------------------------------------------------------
 @pytest.mark.parametrize("scenarios, user, expected", [
-    (("services", "booking"), CUSTOMER, [msg.BTN_SERVICES, msg.BTN_MY_ORDERS, msg.BTN_HELP]),
-    (("booking",), CUSTOMER, [msg.BTN_MY_ORDERS, msg.BTN_HELP]),
+    (("services", "booking"), CUSTOMER, [msg.BTN_SERVICES, msg.BTN_BOOK, msg.BTN_MY_ORDERS, msg.BTN_HELP]),
+    (("booking",), CUSTOMER, [msg.BTN_BOOK, msg.BTN_MY_ORDERS, msg.BTN_HELP]),
     (("services",), MANAGER, [msg.BTN_SERVICES, msg.BTN_MY_ORDERS, msg.BTN_PENDING, msg.BTN_TODAY, msg.BTN_STATS,
                               msg.BTN_HELP]),
 ])
@@ -347,7 +347,10 @@ def test_back_from_a_field_being_edited_returns_to_the_fields():
     assert chat.state == h.State.SVC_CONFIRM
 
 
-@pytest.mark.parametrize("state", [s for s in h.State if s not in (h.State.MENU, h.State.MGR_REASON)])
+SERVICE_STATES = [s for s in h.State if s.name.startswith("SVC_")]
+
+
+@pytest.mark.parametrize("state", SERVICE_STATES)
 def test_cancel_and_menu_work_from_every_step(state):
     chat = walk_to(state)
     assert chat.says("Отмена").replies[0].text == msg.CANCELLED and chat.state == h.State.MENU
@@ -367,7 +370,7 @@ STRAY = {"cmd": msg.CMD_SERVICE, "k": "consulting"}
 
 
 @pytest.mark.parametrize("state, kind", [
-    (state, kind) for state in h.State if state not in (h.State.MENU, h.State.MGR_REASON)
+    (state, kind) for state in SERVICE_STATES
     for kind in ("sticker", "text", "stray_button", "garbage_payload", "malformed")
     if not (state == h.State.SVC_TASK and kind == "text")  # free text is the answer there
 ])
