@@ -1299,11 +1299,14 @@ def day_problem(day: date | None, cafe: Cafe, ctx: Context, data: Mapping) -> st
 
 
 def choose_day(event: Incoming, dialogue: Dialogue, ctx: Context, cafe: Cafe, day: date | None) -> Outcome:
+    """A new day keeps the time of day chosen before, if it is free that day too."""
     problem = day_problem(day, cafe, ctx, dialogue.data)
     if problem:
         return reask(event, dialogue, ctx, problem)
-    data = {**without(dialogue.data, "near"), "day": day.isoformat(), "tpage": 0}
-    return bk_advance(event, ctx, cafe, data, State.BK_TIME)
+    data = {**without(dialogue.data, "near", "start"), "day": day.isoformat(), "tpage": 0}
+    old = draft_start(dialogue.data)
+    same = next((s for s in day_free(data, cafe) if old and clock(s, ctx) == clock(old, ctx)), None)
+    return bk_advance(event, ctx, cafe, {**data, "start": stamp_of(same)} if same else data, State.BK_TIME)
 
 
 # Time: the day's free times (or the nearest ones, after the wanted one was taken), or typed.
@@ -1368,12 +1371,14 @@ def choose_time(event: Incoming, dialogue: Dialogue, ctx: Context, cafe: Cafe, s
 
 
 def offer_other_times(event: Incoming, ctx: Context, cafe: Cafe, draft: Mapping) -> Outcome:
-    """The wanted time was taken: the nearest free ones, as buttons; the rest of the draft is kept."""
+    """The wanted time was taken: the nearest free ones, as buttons. The rest of the draft is kept,
+    and as when editing a field, a new time leads straight back to the summary."""
     day, wanted = draft_day(draft), draft_start(draft)
     near_day, near = cafe.nearest(day, wanted, draft_party(draft) or 1, draft_type(draft)) if day and wanted else (day, [])
     if not near:
         return to_menu(event, ctx, msg.SLOT_TAKEN_NONE.format(phone=cafe.info.phone))
-    data = {**without(draft, "start", "editing", "tpage"), "day": near_day.isoformat(), "near": [stamp_of(s) for s in near]}
+    data = {**without(draft, "start", "tpage"), "day": near_day.isoformat(), "near": [stamp_of(s) for s in near],
+            "editing": True}
     return show(event, ctx, State.BK_TIME, data, before=msg.SLOT_TAKEN)
 
 

@@ -489,10 +489,8 @@ def test_taken_at_the_last_moment_offers_the_nearest_free_times():
     assert times_of(chat) == ["16:00", "16:30", "17:00", "21:00"] and msg.BTN_ALL_TIMES in chat.buttons
     assert "ср, 17.06.2026: 16:00, 16:30, 17:00, 21:00" in chat.text
     assert "start" not in chat.dialogue.data and chat.dialogue.data["name"] == "Анна"  # the rest is kept
-    chat.presses("21:00")
-    chat.says("Анна")
-    chat.says("+79123456789")
-    assert "Когда: ср, 17.06.2026, 21:00–23:00" in chat.text
+    chat.presses("21:00")  # straight back to the summary: the name and phone are still there
+    assert chat.state == h.State.BK_CONFIRM and "Когда: ср, 17.06.2026, 21:00–23:00" in chat.text
 
 
 def test_taken_with_nothing_left_that_day_offers_the_next_day():
@@ -619,6 +617,13 @@ def test_edit_the_date_asks_for_a_time_that_is_free_that_day():
     assert chat.state == h.State.BK_TIME and "19:00" not in all_times(chat)
     chat.presses("12:00")
     assert chat.state == h.State.BK_CONFIRM and "Когда: чт, 18.06.2026, 12:00–14:00" in chat.text
+
+
+def test_edit_the_date_keeps_the_time_when_it_is_free_that_day():
+    chat = walk_to(h.State.BK_EDIT)
+    chat.presses(msg.BTN_FIELD_DAY)
+    chat.says("18.06")
+    assert chat.state == h.State.BK_CONFIRM and "Когда: чт, 18.06.2026, 19:00–21:00" in chat.text
 
 
 def test_edit_the_party_beyond_the_type_asks_for_the_type_again():
