@@ -238,7 +238,8 @@ def _number(item: Mapping, name: str, where: str, default: int, low: int, high: 
 
 def _hours(value, where: str) -> slots.OpeningHours:
     if value is None:
-        raise CatalogueError(f"{where}: is missing: add [restaurant.hours] with mon..sun = \"12:00-23:00\" or \"closed\"")
+        raise CatalogueError(f"{where}: is missing: add [restaurant.hours] with "
+                             f"mon..sun = \"12:00-23:00\" or \"closed\"")
     if not isinstance(value, Mapping):
         raise CatalogueError(f"{where}: must be a [restaurant.hours] table")
     try:
@@ -327,5 +328,6 @@ def _unique(values: list[str], name: str, field_name: str, source: str) -> None:
     seen: dict[str, int] = {}
     for n, value in enumerate(values, 1):
         if value in seen:
-            raise CatalogueError(f"{source}: {name}[{n}].{field_name}: {value!r} is already used by {name}[{seen[value]}]")
+            raise CatalogueError(f"{source}: {name}[{n}].{field_name}: {value!r} is already used by "
+                                 f"{name}[{seen[value]}]")
         seen[value] = n

@@ -451,7 +451,8 @@ def sync_restaurant(session: Session, loaded: catalogue.Catalogue) -> int:
     _sync_rows(session, TableType, "key", {t.key: dict(title=t.title, description=t.description,
                                                           position=t.position) for t in loaded.table_types})
     session.flush()  # the types first: tables refer to them
-    _sync_rows(session, DiningTable, "label", {t.label: dict(type_key=t.type_key, seats=t.seats) for t in loaded.tables})
+    tables = {t.label: dict(type_key=t.type_key, seats=t.seats) for t in loaded.tables}
+    _sync_rows(session, DiningTable, "label", tables)
     session.flush()
     return len(loaded.tables)
 

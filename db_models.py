@@ -222,7 +222,8 @@ _SQLITE_OVERLAP = (
     f"BEGIN SELECT RAISE(ABORT, '{BOOKING_OVERLAP}'); END"
 )
 event.listen(Booking.__table__, "after_create", DDL(
-    f"CREATE TRIGGER bookings_no_overlap_insert BEFORE INSERT ON bookings {_SQLITE_OVERLAP}").execute_if(dialect="sqlite"))
+    f"CREATE TRIGGER bookings_no_overlap_insert BEFORE INSERT ON bookings {_SQLITE_OVERLAP}"
+).execute_if(dialect="sqlite"))
 event.listen(Booking.__table__, "after_create", DDL(
     "CREATE TRIGGER bookings_no_overlap_update BEFORE UPDATE OF table_id, starts_at, ends_at, active ON bookings "
     f"{_SQLITE_OVERLAP}").execute_if(dialect="sqlite"))

@@ -1246,7 +1246,8 @@ def step_bk_type(event: Incoming, dialogue: Dialogue, ctx: Context, cafe: Cafe) 
     if command_of(event) == msg.CMD_TABLE_TYPE:
         key = str_arg(event, msg.ARG_KEY)
     else:
-        key = None if is_stray(event) else next((t.key for t in types if normalized(t.title) == normalized(event.text)), None)
+        typed = None if is_stray(event) else normalized(event.text)
+        key = next((t.key for t in types if normalized(t.title) == typed), None)
     if key not in [t.key for t in types]:
         return reask(event, dialogue, ctx)
     if not cafe.days(party, key):
@@ -1314,7 +1315,8 @@ def choose_day(event: Incoming, dialogue: Dialogue, ctx: Context, cafe: Cafe, da
 def screen_bk_time(data: Mapping, ctx: Context, cafe: Cafe) -> tuple[str, str]:
     day, party, kind = draft_day(data), draft_party(data) or 1, draft_type(data)
     free = cafe.free(day, party, kind) if day else []
-    near = sorted(s for s in map(from_stamp, data.get("near") if isinstance(data.get("near"), list) else []) if s in free)
+    offered = data.get("near") if isinstance(data.get("near"), list) else []
+    near = sorted(s for s in map(from_stamp, offered) if s in free)
     if near:
         text = msg.ASK_NEAR_TIME.format(date=day_text(day), times=", ".join(clock(s, ctx) for s in near))
         return text, kb.booking_times([(stamp_of(s), clock(s, ctx)) for s in near], all_times=True)
@@ -1356,7 +1358,8 @@ def typed_time(event: Incoming, dialogue: Dialogue, ctx: Context, cafe: Cafe) ->
     label = wanted.strftime("%H:%M")
     start = next((s for s in day_free(dialogue.data, cafe) if clock(s, ctx) == label), None)
     if start is None:
-        return show(event, ctx, State.BK_TIME, without(dialogue.data, "near"), before=msg.TIME_NOT_FREE.format(time=label))
+        before = msg.TIME_NOT_FREE.format(time=label)
+        return show(event, ctx, State.BK_TIME, without(dialogue.data, "near"), before=before)
     return choose_time(event, dialogue, ctx, cafe, start)
 
 
@@ -1374,7 +1377,9 @@ def offer_other_times(event: Incoming, ctx: Context, cafe: Cafe, draft: Mapping)
     """The wanted time was taken: the nearest free ones, as buttons. The rest of the draft is kept,
     and as when editing a field, a new time leads straight back to the summary."""
     day, wanted = draft_day(draft), draft_start(draft)
-    near_day, near = cafe.nearest(day, wanted, draft_party(draft) or 1, draft_type(draft)) if day and wanted else (day, [])
+    if day is None or wanted is None:
+        return to_menu(event, ctx, msg.SLOT_TAKEN_NONE.format(phone=cafe.info.phone))
+    near_day, near = cafe.nearest(day, wanted, draft_party(draft) or 1, draft_type(draft))
     if not near:
         return to_menu(event, ctx, msg.SLOT_TAKEN_NONE.format(phone=cafe.info.phone))
     data = {**without(draft, "start", "tpage"), "day": near_day.isoformat(), "near": [stamp_of(s) for s in near],
@@ -1388,7 +1393,8 @@ def screen_bk_name(data: Mapping, ctx: Context) -> tuple[str, str]:
     given = msg.NOW_GIVEN.format(value=data["name"]) if isinstance(data.get("name"), str) else ""
     if saved is None:
         return msg.ASK_NAME + given, kb.booking_name(None)
-    return msg.ASK_NAME_SAVED.format(name=saved.name, phone=saved.phone) + given, kb.booking_name(use_contact_label(saved))
+    text = msg.ASK_NAME_SAVED.format(name=saved.name, phone=saved.phone) + given
+    return text, kb.booking_name(use_contact_label(saved))
 
 
 @with_cafe
@@ -1608,7 +1614,9 @@ def after_book(effect: BookTable, booked: Booked, event: Incoming, ctx: Context)
     the nearest free times, with the rest of the draft kept."""
     if booked.change is None:
         cafe = open_cafe(ctx)
-        return offer_other_times(event, ctx, cafe, effect.draft) if cafe else to_menu(event, ctx, msg.BOOKING_UNAVAILABLE)
+        if cafe is None:
+            return to_menu(event, ctx, msg.BOOKING_UNAVAILABLE)
+        return offer_other_times(event, ctx, cafe, effect.draft)
     order = booked.change.order
     thanks = msg.BOOKING_SENT.format(id=order.id, table=order.details.get("table", ""))
     done = to_menu(event, ctx, thanks)

@@ -216,7 +216,8 @@ def paging(page: int, pages: int) -> list[Button]:
 
 def party_sizes(largest: int) -> str:
     """Buttons 1..largest (at most PARTY_BUTTONS; a larger party is typed)."""
-    sizes = [Button(str(n), with_arg(msg.CMD_PARTY, msg.ARG_VALUE, n)) for n in range(1, min(largest, PARTY_BUTTONS) + 1)]
+    largest = min(largest, PARTY_BUTTONS)
+    sizes = [Button(str(n), with_arg(msg.CMD_PARTY, msg.ARG_VALUE, n)) for n in range(1, largest + 1)]
     return _step(*rows_of(sizes, 4))
 
 

@@ -268,8 +268,10 @@ def test_a_day_with_no_free_table_of_the_type_is_not_offered():
     assert chat.says("17.06").replies[0].text == msg.DAY_FULL.format(date="ср, 17.06.2026")
 
 
-@pytest.mark.parametrize("typed, chosen", [("завтра", "2026-06-16"), ("17.06", "2026-06-17"), ("17.06.2026", "2026-06-17"),
-                                           ("2026-06-19", "2026-06-19"), ("сегодня", "2026-06-15"), ("14/07", "2026-07-14")])
+@pytest.mark.parametrize("typed, chosen", [
+    ("завтра", "2026-06-16"), ("17.06", "2026-06-17"), ("17.06.2026", "2026-06-17"), ("2026-06-19", "2026-06-19"),
+    ("сегодня", "2026-06-15"), ("14/07", "2026-07-14"),
+])
 def test_typed_dates(typed, chosen):
     chat = Chat()
     chat.says("Забронировать столик")
@@ -533,10 +535,14 @@ def test_send_with_an_incomplete_draft_asks_for_what_is_missing():
 # --- Back, Edit, Cancel from every step ---------------------------------------------------------------------
 def walk_to(state: h.State) -> Chat:
     chat = Chat()
-    steps = [(h.State.BK_PARTY, lambda: chat.says("Забронировать столик")), (h.State.BK_TYPE, lambda: chat.presses("4")),
-             (h.State.BK_DATE, lambda: chat.presses("Основной зал")), (h.State.BK_TIME, lambda: chat.presses("Ср 17.06")),
-             (h.State.BK_NAME, lambda: chat.says("19:00")), (h.State.BK_PHONE, lambda: chat.says("Анна")),
-             (h.State.BK_CONFIRM, lambda: chat.says("+79123456789")), (h.State.BK_EDIT, lambda: chat.presses("Изменить"))]
+    steps = [(h.State.BK_PARTY, lambda: chat.says("Забронировать столик")),
+             (h.State.BK_TYPE, lambda: chat.presses("4")),
+             (h.State.BK_DATE, lambda: chat.presses("Основной зал")),
+             (h.State.BK_TIME, lambda: chat.presses("Ср 17.06")),
+             (h.State.BK_NAME, lambda: chat.says("19:00")),
+             (h.State.BK_PHONE, lambda: chat.says("Анна")),
+             (h.State.BK_CONFIRM, lambda: chat.says("+79123456789")),
+             (h.State.BK_EDIT, lambda: chat.presses("Изменить"))]
     for step_state, step in steps:
         step()
         assert chat.state == step_state, (step_state, chat.text)
