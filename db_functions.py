@@ -12,6 +12,7 @@ from functools import singledispatch, wraps
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 import catalogue
@@ -30,12 +31,16 @@ RANDOM_ID_MAX = 2**31 - 1
 
 
 # --- Events ----------------------------------------------------------------------
-def event_seen(session: Session, event_id: str) -> bool:
-    return session.get(ProcessedEvent, event_id) is not None
+def _insert(session: Session, model):
+    """INSERT with the dialect's ON CONFLICT support (SQLite and PostgreSQL share the syntax)."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
 
 
-def mark_event(session: Session, event_id: str) -> None:
-    session.add(ProcessedEvent(event_id=event_id))
+def claim_event(session: Session, event_id: str) -> bool:
+    """Record the event as applied; False if it was applied before (one statement)."""
+    statement = _insert(session, ProcessedEvent).values(event_id=event_id, processed_at=utcnow())
+    return session.execute(statement.on_conflict_do_nothing(index_elements=["event_id"])).rowcount == 1
 
 
 def prune_events(session: Session, older_than: datetime) -> int:
@@ -70,11 +75,10 @@ def load_dialogue(session: Session, user_id: int) -> DialogueView:
 
 
 def save_dialogue(session: Session, user_id: int, state: State, data: Mapping) -> None:
-    row = session.get(Dialogue, user_id)
-    if row is None:
-        session.add(Dialogue(user_id=user_id, state=str(state), data=dict(data)))
-        return
-    row.state, row.data, row.updated_at = str(state), dict(data), utcnow()
+    """Insert or update the user's dialogue in one statement."""
+    values = {"state": str(state), "data": dict(data), "updated_at": utcnow()}
+    statement = _insert(session, Dialogue).values(user_id=user_id, **values)
+    session.execute(statement.on_conflict_do_update(index_elements=["user_id"], set_=values))
 
 
 # --- Outbox ---------------------------------------------------------------------------

@@ -101,7 +101,7 @@ class Bot:
 
     def apply(self, session: Session, event: handlers.Incoming) -> bool:
         """Decide and store one event inside the caller's transaction; False if seen before."""
-        if not event.event_id or dbf.event_seen(session, event.event_id):
+        if not event.event_id or not dbf.claim_event(session, event.event_id):
             return False
         dialogue = dbf.load_dialogue(session, event.user_id)
         ctx = self.context(session)
@@ -114,7 +114,6 @@ class Bot:
             data = outcome.data if outcome.data is not None else dialogue.data
             dbf.save_dialogue(session, event.user_id, state, data)
         dbf.enqueue(session, outcome.replies)
-        dbf.mark_event(session, event.event_id)
         return True
 
     def handle(self, raw: Mapping) -> None:
@@ -153,8 +152,8 @@ class Bot:
             return
         try:
             with self.sessions.begin() as session:
-                if event.event_id and not dbf.event_seen(session, event.event_id):
-                    dbf.mark_event(session, event.event_id)
+                if event.event_id:
+                    dbf.claim_event(session, event.event_id)
                 if event.user_id:  # whatever in the dialogue tripped the handler, start afresh
                     dbf.save_dialogue(session, event.user_id, handlers.State.MENU, {})
                 dbf.enqueue(session, [handlers.apology(event)])

@@ -186,11 +186,19 @@ def _attachment_types(message: Mapping) -> tuple[str, ...]:
     return tuple(str(a.get("type", "unknown")) for a in items if isinstance(a, Mapping))
 
 
+EVENT_ID = re.compile(r"[0-9A-Za-z_\-]{1,64}")
+
+
+def _event_id(value) -> str:
+    """VK's event ids are 40 hex digits; anything else is no id (and the event is not applied)."""
+    return value if isinstance(value, str) and EVENT_ID.fullmatch(value) else ""
+
+
 def parse_event(raw: Mapping) -> Incoming:
     """Turn a raw Bots Long Poll update into an Incoming; never raises on odd input."""
     kind = raw.get("type") if isinstance(raw, Mapping) else None
     obj = raw.get("object") if isinstance(raw, Mapping) else None
-    event_id = str(raw.get("event_id") or "") if isinstance(raw, Mapping) else ""
+    event_id = _event_id(raw.get("event_id")) if isinstance(raw, Mapping) else ""
     obj = obj if isinstance(obj, Mapping) else {}
     if kind == "message_new" and isinstance(obj.get("message"), Mapping):
         return _parse_message(event_id, obj["message"])

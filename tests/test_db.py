@@ -1,9 +1,11 @@
 """The database layer on SQLite and PostgreSQL: dialogues, event ids, the outbox."""
 from datetime import timedelta
 
+from sqlalchemy import func, select
+
 import db_functions as dbf
 import handlers as h
-from db_models import utcnow
+from db_models import Dialogue, utcnow
 
 
 def test_dialogue_round_trip(sessions):
@@ -26,12 +28,22 @@ def test_unknown_stored_state_starts_over(sessions):
 
 def test_event_ids_and_pruning(sessions):
     with sessions.begin() as s:
-        dbf.mark_event(s, "e1")
+        assert dbf.claim_event(s, "e1")
+        assert not dbf.claim_event(s, "e1")  # the same transaction already has it
     with sessions.begin() as s:
-        assert dbf.event_seen(s, "e1") and not dbf.event_seen(s, "e2")
-        assert dbf.prune_events(s, utcnow() + timedelta(seconds=1)) == 1
+        assert not dbf.claim_event(s, "e1") and dbf.claim_event(s, "e2")
+        assert dbf.prune_events(s, utcnow() + timedelta(seconds=1)) == 2
     with sessions.begin() as s:
-        assert not dbf.event_seen(s, "e1")
+        assert dbf.claim_event(s, "e1")
+
+
+def test_dialogue_upsert_keeps_one_row(sessions):
+    with sessions.begin() as s:
+        dbf.save_dialogue(s, 5, h.State.MENU, {"a": 1})
+        dbf.save_dialogue(s, 5, h.State.MENU, {"a": 2})
+    with sessions.begin() as s:
+        assert dict(dbf.load_dialogue(s, 5).data) == {"a": 2}
+        assert s.scalar(select(func.count()).select_from(Dialogue)) == 1
 
 
 def test_outbox_order_retry_and_blocking(sessions):

@@ -212,9 +212,9 @@ def test_corrupted_stored_dialogue_never_traps_the_customer(fuzz_bot, state, dat
     the next message works: Bot.handle apologises and starts the dialogue afresh if need be."""
     with fuzz_bot.sessions.begin() as session:
         save_dialogue(session, USER, state, data)
-    for text in ("что-то", "Помощь"):
+    for number, text in enumerate(("что-то", "Помощь")):
         MARK[0] = max_outbox_id(fuzz_bot)
-        event = {"type": "message_new", "event_id": f"c-{MARK[0]}-{text}", "group_id": 1,
+        event = {"type": "message_new", "event_id": f"c-{MARK[0]}-{number}", "group_id": 1,
                  "object": {"message": {"from_id": USER, "peer_id": USER, "text": text}}}
         fuzz_bot.handle(event)
     with fuzz_bot.sessions.begin() as session:

@@ -75,3 +75,10 @@ def test_backoff_grows_and_is_capped():
 
 def test_control_characters_are_dropped_from_text():
     assert parse_event(message_new(text="a\x00b\x07c\nd\te")).text == "abc\nd\te"
+
+
+@pytest.mark.parametrize("event_id", [None, 42, {"a": 1}, "x" * 65, "bad id!"])
+def test_malformed_event_ids_are_no_ids(event_id):
+    raw = message_new()
+    raw["event_id"] = event_id
+    assert parse_event(raw).event_id == ""
