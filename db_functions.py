@@ -13,7 +13,7 @@ from functools import singledispatch, wraps
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 import catalogue
 import slots
@@ -97,20 +97,18 @@ def enqueue(session: Session, replies: Iterable[Reply]) -> list[Outbox]:
 
 
 def due_outbox(session: Session, now: datetime, limit: int = 100) -> Sequence[Outbox]:
-    """Pending replies whose time has come, oldest first."""
+    """Pending replies whose time has come, oldest first, leaving out every peer that has a
+    reply waiting for a retry: their later replies wait too, so nobody reads them out of order."""
+    waiting = aliased(Outbox)
+    retrying = select(waiting.id).where(waiting.peer_id == Outbox.peer_id, waiting.status == "pending",
+                                        waiting.next_try_at > now)
     query = (
         select(Outbox)
-        .where(Outbox.status == "pending", Outbox.next_try_at <= now)
+        .where(Outbox.status == "pending", Outbox.next_try_at <= now, ~retrying.exists())
         .order_by(Outbox.id)
         .limit(limit)
     )
     return session.scalars(query).all()
-
-
-def pending_peers_blocked(session: Session, now: datetime) -> set[int]:
-    """Peers with a reply waiting for a retry: their later replies wait too, to keep order."""
-    query = select(Outbox.peer_id).where(Outbox.status == "pending", Outbox.next_try_at > now).distinct()
-    return set(session.scalars(query))
 
 
 def next_outbox_time(session: Session) -> datetime | None:
@@ -121,6 +119,19 @@ def next_outbox_time(session: Session) -> datetime | None:
 def mark_sent(session: Session, outbox_id: int, cmid: int | None = None) -> None:
     values = {"status": "sent"} if cmid is None else {"status": "sent", "result_cmid": cmid}
     session.execute(update(Outbox).where(Outbox.id == outbox_id).values(**values))
+
+
+def mark_all_sent(session: Session, outbox_ids: Sequence[int]) -> None:
+    """A whole batch delivered, in one statement."""
+    if outbox_ids:
+        session.execute(update(Outbox).where(Outbox.id.in_(outbox_ids)).values(status="sent"))
+
+
+def prune_outbox(session: Session, older_than: datetime) -> int:
+    """Forget delivered and given-up replies; manager cards stay, a decision edits them later."""
+    result = session.execute(delete(Outbox).where(
+        Outbox.status.in_(("sent", "failed")), Outbox.created_at < older_than, Outbox.card_order_id.is_(None)))
+    return result.rowcount or 0
 
 
 def card_cmids(session: Session, order_id: int) -> dict[int, int]:

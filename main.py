@@ -34,6 +34,7 @@ from vk_functions import (Backoff, LongPoll, OutboxSender, StartupProblem, VkCli
 log = logging.getLogger("bot")
 EXIT_CONFIG = 2
 EVENT_MEMORY = timedelta(days=3)  # VK never re-delivers an update older than this
+OUTBOX_MEMORY = timedelta(days=30)  # delivered replies kept this long, for the operator's questions
 
 
 class StopPolling(BaseException):
@@ -213,6 +214,7 @@ class Bot:
         try:
             with self.sessions.begin() as session:
                 dbf.prune_events(session, utcnow() - EVENT_MEMORY)
+                dbf.prune_outbox(session, utcnow() - OUTBOX_MEMORY)
         except Exception:  # noqa: BLE001 - housekeeping must never stop the bot
             log.exception("pruning old event ids failed")
 

@@ -411,10 +411,8 @@ class OutboxSender(threading.Thread):
 
     def deliver_due(self) -> int:
         """One pass over what is due, in batches; returns how many replies were handled."""
-        now = utcnow()
         with self.sessions.begin() as session:
-            blocked = dbf.pending_peers_blocked(session, now)
-            rows = [r for r in dbf.due_outbox(session, now, limit=200) if r.peer_id not in blocked]
+            rows = list(dbf.due_outbox(session, utcnow(), limit=200))
         handled = 0
         while rows:
             batch = take_batch(rows) if self.batching else rows[:1]
@@ -428,12 +426,16 @@ class OutboxSender(threading.Thread):
         return handled
 
     def _record(self, rows: list[Outbox], outcomes: list[Delivery]) -> None:
+        plain = [row.id for row, o in zip(rows, outcomes) if o.status == "sent" and o.cmid is None]
         with self.sessions.begin() as session:
+            dbf.mark_all_sent(session, plain)
             for row, outcome in zip(rows, outcomes):
-                self._record_one(session, row, outcome)
+                if row.id not in plain:
+                    self._record_one(session, row, outcome)
+        self.delivered += len(plain)
 
     def _record_one(self, session: Session, row: Outbox, outcome: Delivery) -> None:
-        if outcome.status == "sent":
+        if outcome.status == "sent":  # a manager card: its cmid is kept for later edits
             dbf.mark_sent(session, row.id, outcome.cmid)
             self.delivered += 1
         elif outcome.status == "failed":

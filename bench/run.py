@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -42,6 +43,7 @@ from vk_emulator import VKEmulator  # noqa: E402
 from vk_functions import Backoff, OutboxSender, VkClient  # noqa: E402
 
 VK_LIMIT = 20.0
+TRANSACTION_CONTROL = re.compile(r"\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b", re.IGNORECASE)
 MANAGER_ID = 200
 
 
@@ -105,8 +107,9 @@ class InstrumentedBot:
         self.thread.start()
         assert self.bot.connected.wait(10)
 
-    def _on_statement(self, *args) -> None:
-        if threading.get_ident() == self._handler_thread:
+    def _on_statement(self, conn, cursor, statement: str, *args) -> None:
+        # Transaction control (SQLite's BEGIN IMMEDIATE, savepoints) is not a statement of work.
+        if threading.get_ident() == self._handler_thread and not TRANSACTION_CONTROL.match(statement):
             self._count += 1
 
     def stop(self) -> None:

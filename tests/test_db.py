@@ -48,18 +48,27 @@ def test_dialogue_upsert_keeps_one_row(sessions):
 
 def test_outbox_order_retry_and_blocking(sessions):
     with sessions.begin() as s:
-        rows = dbf.enqueue(s, [h.Reply.send(1, "a"), h.Reply.send(1, "b"), h.Reply.send(2, "c")])
+        rows = dbf.enqueue(s, [h.Reply.send(1, "a"), h.Reply.send(1, "b"), h.Reply.send(2, "c"), h.Reply.send(3, "d")])
         ids = [r.id for r in rows]
-        assert len({r.random_id for r in rows}) == 3
+        assert len({r.random_id for r in rows}) == 4
     now = utcnow()
     with sessions.begin() as s:
         assert [r.id for r in dbf.due_outbox(s, now)] == ids
         dbf.mark_retry(s, ids[0], 1, timedelta(minutes=5), "HTTP 502")
-        dbf.mark_sent(s, ids[2])
+        dbf.mark_all_sent(s, [ids[2]])
     with sessions.begin() as s:
-        assert dbf.pending_peers_blocked(s, utcnow()) == {1}
-        assert [r.id for r in dbf.due_outbox(s, utcnow())] == [ids[1]]
+        # peer 1 waits for its retry, so its second reply waits too; peer 2 is done
+        assert [r.id for r in dbf.due_outbox(s, utcnow())] == [ids[3]]
         assert dbf.next_outbox_time(s) is not None
+
+
+def test_outbox_pruning_keeps_cards_and_pending(sessions):
+    with sessions.begin() as s:
+        rows = dbf.enqueue(s, [h.Reply.send(1, "a"), h.Reply.send(2, "card", card_order_id=9), h.Reply.send(3, "b")])
+        dbf.mark_all_sent(s, [rows[0].id, rows[1].id])
+    with sessions.begin() as s:
+        assert dbf.prune_outbox(s, utcnow() + timedelta(seconds=1)) == 1
+        assert [r.peer_id for r in dbf.due_outbox(s, utcnow())] == [3]
 
 
 def test_card_cmids(sessions):
