@@ -55,11 +55,8 @@ def load_ts(session: Session, group_id: int) -> str | None:
 
 
 def save_ts(session: Session, group_id: int, ts: str) -> None:
-    row = session.get(PollState, group_id)
-    if row is None:
-        session.add(PollState(group_id=group_id, ts=str(ts)))
-    else:
-        row.ts = str(ts)
+    statement = _insert(session, PollState).values(group_id=group_id, ts=str(ts))
+    session.execute(statement.on_conflict_do_update(index_elements=["group_id"], set_={"ts": str(ts)}))
 
 
 # --- Dialogues ---------------------------------------------------------------------
