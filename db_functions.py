@@ -382,11 +382,22 @@ def busy_between(session: Session, start: datetime, end: datetime) -> list[slots
     return [slots.Busy(table_id, s, e) for table_id, s, e in session.execute(query)]
 
 
+def lock_tables(session: Session, effect: BookTable) -> None:
+    """Lock the tables this booking could take (PostgreSQL: FOR UPDATE, in id order), so two
+    bookings that could collide run one after the other: two inserts racing inside the
+    exclusion check would otherwise deadlock. SQLite's BEGIN IMMEDIATE already serialises."""
+    session.execute(select(DiningTable.id).where(
+        DiningTable.active.is_(True), DiningTable.type_key == effect.type_key, DiningTable.seats >= effect.party,
+    ).order_by(DiningTable.id).with_for_update())
+
+
 def book_table(session: Session, effect: BookTable, user_id: int, now: datetime) -> Booked:
-    """Book the smallest free table that fits, atomically. The free tables are read in this
-    transaction; the insert runs in a savepoint, so when the database refuses it (another
-    customer's booking committed meanwhile: PostgreSQL's exclusion constraint, SQLite's trigger)
-    only the savepoint is undone and the next free table is tried. None: nothing is free."""
+    """Book the smallest free table that fits, atomically. The candidate tables are locked, then
+    what is free is read in this transaction; the insert runs in a savepoint, so if the database
+    refuses it all the same (PostgreSQL's exclusion constraint, SQLite's trigger: the guarantee
+    does not rest on the lock) only the savepoint is undone and the next free table is tried.
+    None: nothing is free."""
+    lock_tables(session, effect)
     tables = active_tables(session)
     for _ in range(len(tables)):  # each refusal means one more table taken: this ends
         table = slots.pick_table(effect.start, tables, busy_between(session, effect.start, effect.end),

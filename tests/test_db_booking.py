@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from db_models import Booking, DiningTable, Order, TableType
 
@@ -75,8 +75,10 @@ def test_inactive_bookings_free_the_table_and_cannot_come_back_over_another(sess
 
 
 def test_two_transactions_racing_for_one_table(sessions, tables):
-    """Two real connections insert the same slot at once; each holds its transaction open a
-    moment. Exactly one commits; the other is refused by the database, not by Python."""
+    """Two real connections insert the same slot at once, with no lock taken first; each holds its
+    transaction open a moment. Exactly one commits; the database refuses the other, not Python:
+    an exclusion violation, or on PostgreSQL, when both inserts check each other at the same
+    instant, a deadlock abort (db_functions.book_table locks the tables first to avoid that)."""
     for attempt in range(3):
         start = SEVEN_PM + timedelta(days=attempt)
         barrier = threading.Barrier(2)
@@ -90,6 +92,9 @@ def test_two_transactions_racing_for_one_table(sessions, tables):
                     time.sleep(0.2)
                 outcomes.append("booked")
             except IntegrityError:
+                outcomes.append("refused")
+            except OperationalError as exc:
+                assert getattr(exc.orig, "pgcode", None) == "40P01", exc  # deadlock detected
                 outcomes.append("refused")
 
         threads = [threading.Thread(target=race) for _ in range(2)]
@@ -264,28 +269,15 @@ def test_a_stale_read_is_caught_by_the_database_and_the_next_table_is_tried(sess
         assert len(rows) == 2 and s.scalar(select(text("count(*)")).select_from(Order.__table__)) == 2
 
 
-def race(sessions, monkeypatch, party: int, racers: int = 2) -> list[h.Booked]:
-    """`racers` customers book the same time at once, each in its own transaction and connection.
-    Each reads what is free before any of them inserts (a barrier after the read), so on
-    PostgreSQL they really overlap; SQLite's BEGIN IMMEDIATE makes them queue instead."""
+def race(sessions, party: int, racers: int = 2) -> list[h.Booked]:
+    """`racers` customers book the same time at once, each in its own transaction and connection,
+    each holding it open a moment after booking. PostgreSQL queues them on the tables' row locks,
+    SQLite on BEGIN IMMEDIATE; the later ones then see what the earlier ones booked."""
     barrier = threading.Barrier(racers)
-    real = dbf.busy_between
-    first_read = threading.local()
-
-    def read_then_wait(*args):
-        busy = real(*args)
-        if not getattr(first_read, "done", False):
-            first_read.done = True
-            try:
-                barrier.wait(timeout=2)
-            except threading.BrokenBarrierError:
-                pass  # SQLite: the other one waits for our transaction, not at the barrier
-        return busy
-
-    monkeypatch.setattr(dbf, "busy_between", read_then_wait)
     results: list[h.Booked] = []
 
     def customer(user_id: int) -> None:
+        barrier.wait()
         with sessions.begin() as s:
             results.append(dbf.book_table(s, booking_effect(party=party), user_id, utcnow()))
             time.sleep(0.1)
@@ -298,18 +290,18 @@ def race(sessions, monkeypatch, party: int, racers: int = 2) -> list[h.Booked]:
     return results
 
 
-def test_two_customers_race_for_the_last_table(sessions, monkeypatch):
+def test_two_customers_race_for_the_last_table(sessions):
     synced(sessions)
-    results = race(sessions, monkeypatch, party=5)  # only "Зал 6" seats five
+    results = race(sessions, party=5)  # only "Зал 6" seats five
     assert sorted(r.change is not None for r in results) == [False, True]
     with sessions.begin() as s:
         assert len(s.scalars(select(Booking)).all()) == 1
         assert s.scalar(select(text("count(*)")).select_from(Order.__table__)) == 1  # the loser left nothing
 
 
-def test_racers_for_one_table_type_get_the_next_smallest_tables(sessions, monkeypatch):
+def test_racers_for_one_table_type_get_the_next_smallest_tables(sessions):
     synced(sessions)
-    results = race(sessions, monkeypatch, party=2, racers=3)
+    results = race(sessions, party=2, racers=3)
     assert sorted(r.change.order.details["table"] for r in results) == ["Зал 2", "Зал 4", "Зал 6"]
 
 
