@@ -413,19 +413,28 @@ class OutboxSender(threading.Thread):
         """One pass over what is due, in batches; returns how many replies were handled."""
         with self.sessions.begin() as session:
             rows = list(dbf.due_outbox(session, utcnow(), limit=200))
-        handled = 0
+        handled, unrecorded = 0, ([], [])
         while rows:
             batch = take_batch(rows) if self.batching else rows[:1]
             outcomes = deliver_batch(self.client, batch) if len(batch) > 1 else [
                 deliver(self.client, batch[0], batch[0].random_id)]
-            self._record(batch, outcomes)
+            unrecorded[0].extend(batch)
+            unrecorded[1].extend(outcomes)
+            if len(unrecorded[0]) >= EXECUTE_MAX_CALLS:
+                # Recorded in groups so the database does not slow the requests down; a crash
+                # before the record only resends with the same random_id, which VK drops.
+                self._record(*unrecorded)
+                unrecorded = ([], [])
             handled += len(batch)
             done = {id(row) for row in batch}
             retried = {row.peer_id for row, o in zip(batch, outcomes) if o.status == "retry"}
             rows = [r for r in rows if id(r) not in done and r.peer_id not in retried]
+        self._record(*unrecorded)
         return handled
 
     def _record(self, rows: list[Outbox], outcomes: list[Delivery]) -> None:
+        if not rows:
+            return
         plain = [row.id for row, o in zip(rows, outcomes) if o.status == "sent" and o.cmid is None]
         with self.sessions.begin() as session:
             dbf.mark_all_sent(session, plain)
