@@ -382,7 +382,9 @@ def on_menu(event: Incoming, dialogue: Dialogue, ctx: Context) -> Outcome:
 
 
 def on_help(event: Incoming, dialogue: Dialogue, ctx: Context) -> Outcome:
-    text = msg.HELP + (msg.HELP_MANAGER if event.user_id in ctx.manager_ids else "")
+    entries = (msg.HELP_SERVICES if "services" in ctx.scenarios else "") + (
+        msg.HELP_BOOKING if "booking" in ctx.scenarios else "")
+    text = msg.HELP_START + entries + msg.HELP_ORDERS + (msg.HELP_MANAGER if event.user_id in ctx.manager_ids else "")
     return Outcome(replies=(say(event, text, menu_keyboard(ctx, event.user_id)),))
 
 

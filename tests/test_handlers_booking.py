@@ -163,6 +163,14 @@ def test_menu_offers_booking_when_enabled(scenarios, expected):
     assert (out.replies[0].text == msg.ASK_PARTY) == ("booking" in scenarios)
 
 
+@pytest.mark.parametrize("scenarios, services, booking", [
+    (("services",), True, False), (("booking",), False, True), (("services", "booking"), True, True)])
+def test_help_names_the_enabled_scenarios(scenarios, services, booking):
+    text = Chat(scenarios=scenarios).says("Помощь").replies[0].text
+    assert ("«Услуги»" in text, "«Забронировать столик»" in text) == (services, booking)
+    assert "«Мои заказы»" in text and (text == msg.HELP) == (services and booking)
+
+
 def test_booking_without_a_cafe_says_it_is_unavailable():
     chat = Chat(view=h.EmptyView())
     assert chat.says("Забронировать столик").replies[0].text == msg.BOOKING_UNAVAILABLE
