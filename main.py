@@ -18,7 +18,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 import requests
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from vk_api.exceptions import ApiError, ApiHttpError
 
@@ -291,6 +291,12 @@ def install_signal_handlers(bot: Bot) -> None:
     signal.signal(signal.SIGTERM, on_signal)
 
 
+def database_problem(exc: SQLAlchemyError) -> str:
+    """The driver's first line (e.g. a refused connection or a missing right), without the SQL."""
+    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return f"{type(getattr(exc, 'orig', None) or exc).__name__}: {detail[0] if detail else ''}"
+
+
 def run(settings: Settings) -> int:
     setup_logging(settings)
     try:
@@ -301,6 +307,9 @@ def run(settings: Settings) -> int:
         return EXIT_CONFIG
     except VkUnavailable as exc:
         print(f"error: VK is not reachable at {settings.vk_api_url} ({exc}); check the network", file=sys.stderr)
+        return 1
+    except SQLAlchemyError as exc:
+        print(f"error: the database (DATABASE_URL) cannot be used: {database_problem(exc)}", file=sys.stderr)
         return 1
     install_signal_handlers(bot)
     log.info("bot started for community %d", settings.vk_group_id)

@@ -93,3 +93,13 @@ def test_manager_who_never_wrote_is_reported(tmp_path, caplog):
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert any(str(MANAGER_IDS[1]) in w and "write to the community" in w for w in warnings)
     assert not any(str(MANAGER_IDS[0]) in w for w in warnings)
+
+
+def test_unreachable_database_is_one_line(tmp_path):
+    with VKEmulator(token=SECRET) as emu:
+        env = live_env(emu, tmp_path, SECRET)
+        env["DATABASE_URL"] = "postgresql+psycopg2://nobody:pw-secret@127.0.0.1:1/none"
+        result = run_main(env)
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert result.returncode == 1 and len(lines) == 1 and "DATABASE_URL" in lines[0]
+    assert "Traceback" not in result.stderr and "pw-secret" not in result.stderr
