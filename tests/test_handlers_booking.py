@@ -1,15 +1,16 @@
 """The table booking dialogue one layer down: the pure handlers with a fake view of a café
 (no database, no network). Times: the café is in Moscow unless a test says otherwise."""
-import json
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 
+import chat
 import handlers as h
 import messages as msg
 import slots
 from catalogue import Restaurant, TableType
+from chat import labels
 
 UTC = timezone.utc
 MSK = ZoneInfo("Europe/Moscow")
@@ -65,41 +66,9 @@ class CafeView(h.EmptyView):
         self.held.append(slots.Busy(table_id, start, start + timedelta(hours=hours)))
 
 
-def labels(reply) -> list[str]:
-    return [b["action"]["label"] for row in json.loads(reply.keyboard)["buttons"] for b in row]
-
-
-class Chat:
-    """One customer talking to the handlers; the dialogue kept as Bot.apply keeps it."""
-
+class Chat(chat.Chat):
     def __init__(self, view=None, user_id=CUSTOMER, now=NOW, tz=MSK, scenarios=("services", "booking")):
-        self.user_id = user_id
-        self.view = view or CafeView()
-        self.ctx = h.Context(manager_ids=frozenset({MANAGER, OTHER_MANAGER}), scenarios=scenarios, now=now, tz=tz,
-                             view=self.view)
-        self.dialogue = h.Dialogue()
-        self.out = h.Outcome()
-
-    def event(self, text="", payload=None, **kw):
-        return h.Incoming(kind="message", event_id="e", user_id=self.user_id, peer_id=self.user_id, text=text,
-                          payload=payload, **kw)
-
-    def says(self, text="", payload=None, **kw) -> h.Outcome:
-        self.out = h.dispatch(self.event(text, payload, **kw), self.dialogue, self.ctx)
-        self.keep(self.out)
-        return self.out
-
-    def keep(self, out: h.Outcome) -> None:
-        if out.state is not None:
-            self.dialogue = h.Dialogue(out.state, out.data if out.data is not None else self.dialogue.data)
-
-    def presses(self, label: str) -> h.Outcome:
-        for reply in reversed(self.out.replies):
-            for row in json.loads(reply.keyboard or "{}").get("buttons", []):
-                for button in row:
-                    if button["action"]["label"] == label:
-                        return self.says(label, json.loads(button["action"]["payload"]))
-        raise AssertionError(f"no button {label!r} in {[labels(r) for r in self.out.replies if r.keyboard]}")
+        super().__init__(view or CafeView(), user_id, frozenset({MANAGER, OTHER_MANAGER}), now, tz, scenarios)
 
     def stored(self, booked: h.Booked) -> h.Outcome:
         """Bot.apply's second half: the effect stored with this result, then its follow-up."""
@@ -107,18 +76,6 @@ class Chat:
         self.out = self.out.then(h.after(effect, booked, self.event(), self.ctx))
         self.keep(self.out)
         return self.out
-
-    @property
-    def text(self) -> str:
-        return self.out.replies[-1].text
-
-    @property
-    def buttons(self) -> list[str]:
-        return labels(self.out.replies[-1])
-
-    @property
-    def state(self) -> h.State:
-        return self.dialogue.state
 
 
 def at_time_step(chat=None, party="4", place="Основной зал", day="Ср 17.06") -> Chat:

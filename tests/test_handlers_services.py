@@ -7,9 +7,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+import chat
 import handlers as h
 import messages as msg
 from catalogue import Service
+from chat import labels
 
 UTC = timezone.utc
 MSK = ZoneInfo("Europe/Moscow")
@@ -63,47 +65,9 @@ def order(id=17, user_id=CUSTOMER, status=h.Status.PENDING, **kw):
                        created_at=kw.pop("created_at", NOW), **kw)
 
 
-def labels(reply):
-    keyboard = json.loads(reply.keyboard)
-    return [b["action"]["label"] for row in keyboard["buttons"] for b in row]
-
-
-class Chat:
-    """One person talking to the handlers; the dialogue is kept as Bot.apply would keep it."""
-
+class Chat(chat.Chat):
     def __init__(self, view=None, user_id=CUSTOMER, scenarios=("services", "booking")):
-        self.user_id = user_id
-        self.ctx = h.Context(manager_ids=frozenset({MANAGER, OTHER_MANAGER}), scenarios=scenarios, now=NOW, tz=MSK,
-                             view=view or FakeView())
-        self.dialogue = h.Dialogue()
-        self.out = h.Outcome()
-
-    def event(self, text="", payload=None, **kw):
-        return h.Incoming(kind="message", event_id="e", user_id=self.user_id, peer_id=self.user_id, text=text,
-                          payload=payload, **kw)
-
-    def says(self, text="", payload=None, **kw) -> h.Outcome:
-        self.out = h.dispatch(self.event(text, payload, **kw), self.dialogue, self.ctx)
-        if self.out.state is not None:
-            data = self.out.data if self.out.data is not None else self.dialogue.data
-            self.dialogue = h.Dialogue(self.out.state, data)
-        return self.out
-
-    def presses(self, label: str) -> h.Outcome:
-        for reply in reversed(self.out.replies):
-            for row in json.loads(reply.keyboard or "{}").get("buttons", []):
-                for button in row:
-                    if button["action"]["label"] == label:
-                        return self.says(label, json.loads(button["action"]["payload"]))
-        raise AssertionError(f"no button {label!r} in {[labels(r) for r in self.out.replies if r.keyboard]}")
-
-    @property
-    def text(self) -> str:
-        return self.out.replies[-1].text
-
-    @property
-    def state(self) -> h.State:
-        return self.dialogue.state
+        super().__init__(view or FakeView(), user_id, frozenset({MANAGER, OTHER_MANAGER}), NOW, MSK, scenarios)
 
 
 def at_summary(chat=None) -> Chat:

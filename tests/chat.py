@@ -1,0 +1,58 @@
+"""A chat with the pure handler chain (no database, no network), for the handler unit tests:
+the dialogue is kept between messages the way Bot.apply keeps it."""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import handlers as h
+
+
+def labels(reply) -> list[str]:
+    return [b["action"]["label"] for row in json.loads(reply.keyboard)["buttons"] for b in row]
+
+
+class Chat:
+    """One person talking to the handlers through `view`, at `now` in `tz`."""
+
+    def __init__(self, view, user_id: int, manager_ids: frozenset[int], now: datetime, tz: ZoneInfo,
+                 scenarios=("services", "booking")):
+        self.user_id = user_id
+        self.view = view
+        self.ctx = h.Context(manager_ids=manager_ids, scenarios=scenarios, now=now, tz=tz, view=view)
+        self.dialogue = h.Dialogue()
+        self.out = h.Outcome()
+
+    def event(self, text="", payload=None, **kw):
+        return h.Incoming(kind="message", event_id="e", user_id=self.user_id, peer_id=self.user_id, text=text,
+                          payload=payload, **kw)
+
+    def says(self, text="", payload=None, **kw) -> h.Outcome:
+        self.out = h.dispatch(self.event(text, payload, **kw), self.dialogue, self.ctx)
+        self.keep(self.out)
+        return self.out
+
+    def keep(self, out: h.Outcome) -> None:
+        if out.state is not None:
+            self.dialogue = h.Dialogue(out.state, out.data if out.data is not None else self.dialogue.data)
+
+    def presses(self, label: str) -> h.Outcome:
+        for reply in reversed(self.out.replies):
+            for row in json.loads(reply.keyboard or "{}").get("buttons", []):
+                for button in row:
+                    if button["action"]["label"] == label:
+                        return self.says(label, json.loads(button["action"]["payload"]))
+        raise AssertionError(f"no button {label!r} in {[labels(r) for r in self.out.replies if r.keyboard]}")
+
+    @property
+    def text(self) -> str:
+        return self.out.replies[-1].text
+
+    @property
+    def buttons(self) -> list[str]:
+        return labels(self.out.replies[-1])
+
+    @property
+    def state(self) -> h.State:
+        return self.dialogue.state
