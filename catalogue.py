@@ -132,9 +132,7 @@ def _services(items, source: str) -> tuple[Service, ...]:
 
 
 def _service(item: Mapping, where: str, number: int) -> Service:
-    unknown = sorted(set(item) - set(FIELDS))
-    if unknown:
-        raise CatalogueError(f"{where}.{unknown[0]}: unknown field (expected: {', '.join(FIELDS)})")
+    _unknown(item, FIELDS, where)
     key = _text(item, "key", where, required=True, limit=32)
     if not KEY_RE.fullmatch(key):
         raise CatalogueError(f"{where}.key: use 1-32 lowercase Latin letters, digits, '-' or '_'")
@@ -216,9 +214,7 @@ def parse_booking(document: Mapping, source: str) -> tuple[Restaurant, tuple[Tab
 
 
 def _restaurant(section: Mapping, where: str) -> Restaurant:
-    unknown = sorted(set(section) - set(RESTAURANT_FIELDS))
-    if unknown:
-        raise CatalogueError(f"{where}.{unknown[0]}: unknown field (expected: {', '.join(RESTAURANT_FIELDS)})")
+    _unknown(section, RESTAURANT_FIELDS, where)
     phone = _text(section, "phone", where, required=True, limit=32)
     if not PHONE_RE.fullmatch(phone):
         raise CatalogueError(f"{where}.phone: {phone!r} does not look like a phone number (e.g. +7 495 123-45-67)")
