@@ -1,6 +1,6 @@
 """The table booking dialogue one layer down: the pure handlers with a fake view of a café
 (no database, no network). Times: the café is in Moscow unless a test says otherwise."""
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
