@@ -165,6 +165,7 @@ class _RandomFaults:
     methods: frozenset[str] | None  # None: every method
     delay: float | None
     rng: random.Random
+    executed_share: float = 0.0  # of the lost answers (timeouts, drops, 5xx): work done first
 
 
 @dataclass(frozen=True)
@@ -491,6 +492,7 @@ class VKEmulator:
         self._answers: list[EventAnswer] = []
         self._calls: list[Call] = []
         self.error_counts: Counter[int] = Counter()  # errors VK itself would give (not injected ones)
+        self.injected: Counter[str] = Counter()  # faults served, by kind ("error 6", "timeout"...)
         self._recent_calls: deque[float] = deque()
         self._events: list[dict[str, Any]] = []
         self._history: deque[tuple[int, dict[str, Any]]] = deque(maxlen=history_size)
@@ -573,6 +575,8 @@ class VKEmulator:
         return _json_reply(self._api_envelope(name, params), delay=slow)
 
     def _fault_reply(self, fault: _Fault, name: str, params: dict[str, str]) -> _Reply:
+        with self._cond:
+            self.injected[f"error {fault.code}" if fault.kind == "error" else fault.kind] += 1
         if fault.executed:
             self._api_envelope(name, params)
         delay = fault.delay or 0.0
@@ -1015,6 +1019,12 @@ class VKEmulator:
         with self._cond:
             return self._delivered
 
+    def message_counts(self, user_ids: Iterable[int]) -> list[int]:
+        """How many messages each of these peers got, without copying them (cheap to poll)."""
+        with self._cond:
+            counts = Counter(m.peer_id for m in self._sent)
+        return [counts[user_id] for user_id in user_ids]
+
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
         """True as soon as predicate() holds; re-checked on every change, False after timeout."""
         deadline = time.monotonic() + timeout
@@ -1045,15 +1055,18 @@ class VKEmulator:
 
     def fail_rate(self, probability: float, kinds: Iterable[str] = ("http500", "error"),
                   seed: int = 0, methods: str | Iterable[str] = "*",
-                  codes: Iterable[int] = (6, 9, 10), delay: float | None = None) -> None:
-        """Each call of `methods` fails with `probability` (seeded); fail_rate(0) clears."""
+                  codes: Iterable[int] = (6, 9, 10), delay: float | None = None,
+                  executed_share: float = 0.0) -> None:
+        """Each call of `methods` fails with `probability` (seeded); fail_rate(0) clears.
+        `executed_share` of the failures that are not API errors run the method first: VK did
+        the work and the answer was lost on the way."""
         kinds = tuple(kinds)
         if any(kind not in FAULT_KINDS for kind in kinds):
             raise ValueError(f"unknown fault kind in {kinds}")
         wanted = None if methods == "*" else frozenset([methods] if isinstance(methods, str) else methods)
         with self._cond:
             self._random_faults = None if probability <= 0 else _RandomFaults(
-                probability, kinds, tuple(codes), wanted, delay, random.Random(seed))
+                probability, kinds, tuple(codes), wanted, delay, random.Random(seed), executed_share)
 
     def _take_fault(self, method: str, exact: bool = False) -> _Fault | None:
         """Consume a queued fault matching `method`, else maybe draw a random one."""
@@ -1073,8 +1086,9 @@ class VKEmulator:
             return None
         if spec.rng.random() >= spec.probability:
             return None
-        return _Fault(method, spec.rng.choice(spec.kinds), spec.rng.choice(spec.codes), 1,
-                      spec.delay, False)
+        kind = spec.rng.choice(spec.kinds)
+        executed = kind != "error" and spec.executed_share > 0 and spec.rng.random() < spec.executed_share
+        return _Fault(method, kind, spec.rng.choice(spec.codes), 1, spec.delay, executed)
 
     def longpoll_fail(self, code: int = 2, times: int = 1) -> None:
         """The next `times` polls answer {"failed": code}."""

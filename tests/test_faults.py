@@ -1,11 +1,15 @@
 """The fault suite: a killed process, a restarted database, VK failing at random, the long
-poll's known failure modes. Every scenario ends with the same check: each customer got each
-reply exactly once, in order, and nothing was applied twice."""
+poll's known failure modes. The first three drive whole service orders (bench/scripts.py) and
+end with the same check: each customer got each reply exactly once and in order, every order
+exists once and is confirmed, and each manager got exactly one card per order, edited once
+it was decided."""
 from __future__ import annotations
 
 import glob
+import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -14,63 +18,139 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from sqlalchemy import select
+
+import db
 import messages as msg
+from bench.scripts import SERVICE_ORDER, act
+from conftest import MANAGER_IDS as MANAGERS
 from conftest import RunningBot
+from db_models import Order
 from vk_emulator import VKEmulator
 
 ROOT = Path(__file__).resolve().parents[1]
-EXPECTED = [msg.GREETING, msg.HELP]
+CARD_NUMBER = re.compile(r"^🆕 Заказ №(\d+)")
+DECIDED_LINE = msg.CARD_CONFIRMED.split("{")[0]
+CONFIRMED = msg.CUSTOMER_CONFIRMED.split("{")[0]
+DIGITS = re.compile(r"\d+")
 
 
-def burst(emu: VKEmulator, customers: range) -> list[dict]:
-    """Each customer greets the bot, then asks for help: two events, two known replies."""
-    events = [emu.send_text(user, "Привет") for user in customers]
-    return events + [emu.send_text(user, "Помощь") for user in customers]
+# --- whole service orders, the check every order scenario ends with -------------------------------
+def push_step(emu: VKEmulator, customers: range, step: tuple) -> None:
+    for index, user in enumerate(customers):
+        act(emu, user, step, index)
 
 
-def all_answered(emu: VKEmulator, customers: range) -> bool:
-    return all(len(emu.messages(user)) >= len(EXPECTED) for user in customers)
+def answered(emu: VKEmulator, customers: range, count: int) -> int:
+    """How many customers have got at least `count` messages."""
+    return sum(n >= count for n in emu.message_counts(customers))
 
 
-def assert_each_answered_once(emu: VKEmulator, customers: range) -> None:
-    wrong = {user: [m.text[:20] for m in emu.messages(user)] for user in customers
-             if [m.text for m in emu.messages(user)] != EXPECTED}
-    assert not wrong, f"{len(wrong)} customers got the wrong replies, e.g. {list(wrong.items())[:3]}"
+def wait_all_answered(emu: VKEmulator, customers: range, count: int, timeout: float) -> None:
+    assert emu.wait_for(lambda: answered(emu, customers, count) == len(customers), timeout), \
+        f"only {answered(emu, customers, count)} of {len(customers)} customers got reply {count}"
+
+
+def cards(emu: VKEmulator, manager: int) -> list[tuple[int, object]]:
+    """(order id, message) of every order card the manager got, in the order they came."""
+    found = []
+    for message in emu.messages(manager):
+        number = CARD_NUMBER.match(message.edits[0][0] if message.edits else message.text)
+        if number:
+            found.append((int(number.group(1)), message))
+    return found
+
+
+def press_confirm_on_every_card(emu: VKEmulator, orders: int) -> None:
+    """Once every card has come, both managers work the queue at once: the first confirms every
+    card, the second presses Confirm on every fifth card too, the first presses twice on every
+    seventh."""
+    assert emu.wait_for(lambda: all(len(cards(emu, m)) >= orders for m in MANAGERS), 60), \
+        f"cards delivered: {[len(cards(emu, m)) for m in MANAGERS]} of {orders} each"
+    for manager, every in ((MANAGERS[0], 1), (MANAGERS[1], 5), (MANAGERS[0], 7)):
+        for order_id, card in cards(emu, manager):
+            if order_id % every == 0:
+                button = next(b["action"] for row in card.keyboard["buttons"] for b in row
+                              if b["action"]["label"] == msg.BTN_CONFIRM)
+                emu.press_callback(manager, json.loads(button["payload"]), card.conversation_message_id)
+
+
+def all_cards_decided(emu: VKEmulator) -> bool:
+    return all(DECIDED_LINE in card.text for manager in MANAGERS for _, card in cards(emu, manager))
+
+
+def assert_orders_whole(emu: VKEmulator, db_url: str, customers: range) -> None:
+    """Every customer: each step answered exactly once, one order, confirmed once. Every order:
+    exactly one card per manager, each card edited to show the decision."""
+    replies = {user: [DIGITS.sub("N", m.text) for m in emu.messages(user)] for user in customers}
+    reference = replies[customers[0]]
+    assert len(reference) == len(SERVICE_ORDER) + 1 and reference[-1].startswith(CONFIRMED), reference
+    wrong = {user: texts for user, texts in replies.items() if texts != reference}
+    assert not wrong, f"{len(wrong)} customers got other replies, e.g. {list(wrong.items())[:2]}"
+
+    engine = db.make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            orders = conn.execute(select(Order.id, Order.user_id, Order.status)
+                                  .where(Order.user_id.in_(list(customers)))).all()
+    finally:
+        engine.dispose()
+    assert sorted(user for _, user, _ in orders) == list(customers), "an order lost or made twice"
+    assert {status for _, _, status in orders} == {"confirmed"}
+    for manager in MANAGERS:
+        per_order = Counter(order_id for order_id, _ in cards(emu, manager))
+        assert per_order == Counter(order_id for order_id, _, _ in orders), \
+            f"manager {manager}: cards per order {[(o, n) for o, n in per_order.items() if n != 1][:5]}"
+    assert all_cards_decided(emu), "a card was not edited to show the decision"
 
 
 # --- the bot process killed with SIGKILL in the middle of a burst ------------------------------
-def start_process(emu: VKEmulator, db_url: str) -> subprocess.Popen:
+def start_process(emu: VKEmulator, db_url: str, log: Path) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VK_", "MANAGER", "DATABASE", "LOG_"))}
-    env.update({"VK_TOKEN": emu.token, "VK_GROUP_ID": str(emu.group_id), "MANAGER_IDS": "200",
-                "VK_API_URL": emu.api_url, "DATABASE_URL": db_url, "LONGPOLL_WAIT": "1", "LOG_LEVEL": "WARNING"})
-    return subprocess.Popen([sys.executable, "main.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    env.update({"VK_TOKEN": emu.token, "VK_GROUP_ID": str(emu.group_id),
+                "MANAGER_IDS": ",".join(map(str, MANAGERS)), "VK_API_URL": emu.api_url,
+                "DATABASE_URL": db_url, "LONGPOLL_WAIT": "1", "LOG_LEVEL": "WARNING"})
+    with open(log, "a") as stream:  # a file, not a pipe nobody reads: a full pipe would block the bot
+        return subprocess.Popen([sys.executable, "main.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                stderr=stream)
 
 
-def test_sigkill_mid_burst_loses_and_doubles_nothing(db_url):
-    customers = range(1000, 1300)
+def test_sigkill_mid_burst_loses_and_doubles_nothing(db_url, tmp_path):
+    """120 customers order a service in lockstep; the process is killed with SIGKILL while a
+    dialogue step, the step that sends the orders, and the managers' decisions are half-answered."""
+    customers = range(1000, 1120)
+    kill_at = {3, len(SERVICE_ORDER), len(SERVICE_ORDER) + 1}  # reply numbers
+    answered_at_kill = []
     with VKEmulator() as emu:
-        emu.add_user(200, "Олег", "Менеджер")
-        proc = start_process(emu, db_url)
+        for manager in MANAGERS:
+            emu.add_user(manager, "Олег", "Менеджер")
+        proc = start_process(emu, db_url, tmp_path / "bot.log")
         try:
             assert emu.wait_for(lambda: any(c.method == "groups.getLongPollServer" for c in emu.calls), 20)
-            burst(emu, customers)
-            assert emu.wait_for(lambda: sum(len(emu.messages(u)) for u in customers) >= 40, 30)
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(10)
-            answered_before = sum(len(emu.messages(u)) for u in customers)
-            proc = start_process(emu, db_url)
-            assert emu.wait_for(lambda: all_answered(emu, customers), 60), "not every event was answered"
+            steps = [lambda step=step: push_step(emu, customers, step) for step in SERVICE_ORDER]
+            steps.append(lambda: press_confirm_on_every_card(emu, len(customers)))
+            for number, push in enumerate(steps, start=1):
+                push()
+                if number in kill_at:
+                    assert emu.wait_for(lambda: answered(emu, customers, number) > 0, 30)
+                    proc.kill()
+                    proc.wait(10)
+                    answered_at_kill.append(answered(emu, customers, number))
+                    proc = start_process(emu, db_url, tmp_path / "bot.log")
+                wait_all_answered(emu, customers, number, 60)
+            assert emu.wait_for(lambda: all_cards_decided(emu), 30)
             time.sleep(0.5)  # a duplicate, if there were one, would arrive now
         finally:
             proc.kill()
             proc.wait(10)
-    assert answered_before < 2 * len(customers), "the kill came after the burst: the test proved nothing"
-    assert_each_answered_once(emu, customers)
+    assert all(n < len(customers) for n in answered_at_kill), \
+        f"a kill came after its step was answered ({answered_at_kill}): the test proved nothing there"
+    assert_orders_whole(emu, db_url, customers)
 
 
 # --- PostgreSQL restarted under the running bot ----------------------------------------------------
@@ -136,49 +216,70 @@ def private_postgres():
 
 
 def test_postgresql_restart_while_the_bot_runs(private_postgres):
+    """Ten customers are half-way through an order when the database goes away; the step they
+    take during the outage is applied once it is back, and the orders are completed."""
     customers = range(2000, 2010)
+    outage_step = 4
     with VKEmulator() as emu:
+        for manager in MANAGERS:
+            emu.add_user(manager, "Олег", "Менеджер")
         runner = RunningBot(emu, private_postgres.url)
         try:
-            first = [emu.send_text(user, "Привет") for user in customers]
-            runner.settle(first[-1])
-            private_postgres.stop()
-            during = [emu.send_text(user, "Помощь") for user in customers]
-            assert emu.wait_for(lambda: emu.delivered_count() > len(first), 10)
-            time.sleep(1.0)  # the bot meets the outage and keeps retrying
-            assert runner.thread.is_alive()
-            private_postgres.start()
-            for event in during:
-                runner.settle(event, timeout=30)
-            assert runner.thread.is_alive(), "the bot process died during the outage"
+            for number, step in enumerate(SERVICE_ORDER, start=1):
+                if number == outage_step:
+                    private_postgres.stop()
+                    delivered = emu.delivered_count()
+                push_step(emu, customers, step)
+                if number == outage_step:
+                    assert emu.wait_for(lambda: emu.delivered_count() > delivered, 10)
+                    time.sleep(1.0)  # the bot meets the outage and keeps retrying
+                    assert runner.thread.is_alive()
+                    assert answered(emu, customers, number) == 0, "answered without a database?"
+                    private_postgres.start()
+                wait_all_answered(emu, customers, number, 30)
+            press_confirm_on_every_card(emu, len(customers))
+            wait_all_answered(emu, customers, len(SERVICE_ORDER) + 1, 30)
+            assert emu.wait_for(lambda: all_cards_decided(emu), 30)
+            assert runner.thread.is_alive(), "the bot died during the outage"
+            time.sleep(0.3)
         finally:
             runner.stop()
-    assert_each_answered_once(emu, customers)
+    assert_orders_whole(emu, private_postgres.url, customers)
 
 
 # --- VK failing at random: 10 % of calls over 1,000 events -------------------------------------
 def test_random_vk_faults_over_a_thousand_events(db_url):
-    customers = range(3000, 3500)
+    """143 customers order a service (7 events each: 1,001) and the managers confirm every order,
+    while 10 % of API calls fail and the long poll fails or re-delivers now and then."""
+    customers = range(3000, 3143)
     with VKEmulator() as emu:
+        for manager in MANAGERS:
+            emu.add_user(manager, "Олег", "Менеджер")
         runner = RunningBot(emu, db_url)
         runner.bot.client.vk.http.timeout = 0.3
         stop = threading.Event()
         chaos = threading.Thread(target=long_poll_chaos, args=(emu, stop), daemon=True)
         emu.fail_rate(0.10, kinds=("http500", "http502", "timeout", "drop", "not_json", "error"),
-                      codes=(6, 9, 10), delay=0.5, seed=7)
+                      codes=(6, 9, 10), delay=0.5, seed=7, executed_share=0.5)
         chaos.start()
         try:
-            events = burst(emu, customers)
-            assert emu.wait_for(lambda: all_answered(emu, customers), 120), "replies lost under faults"
+            for number, step in enumerate(SERVICE_ORDER, start=1):
+                push_step(emu, customers, step)
+                wait_all_answered(emu, customers, number, 60)
+            press_confirm_on_every_card(emu, len(customers))
+            wait_all_answered(emu, customers, len(SERVICE_ORDER) + 1, 60)
+            assert emu.wait_for(lambda: all_cards_decided(emu), 60)
             stop.set()
             emu.fail_rate(0)
-            runner.settle(events[-1], timeout=30)
+            assert runner.bot.sender.idle.wait(30)
             time.sleep(0.3)
         finally:
             stop.set()
             runner.stop()
-    assert len(events) == 1000
-    assert_each_answered_once(emu, customers)
+    assert len(customers) * len(SERVICE_ORDER) >= 1000
+    assert set(emu.injected) == {"http500", "http502", "timeout", "drop", "not_json", "error 6", "error 9",
+                                 "error 10"}, f"not every kind of fault was met: {emu.injected}"
+    assert_orders_whole(emu, db_url, customers)
 
 
 def long_poll_chaos(emu: VKEmulator, stop: threading.Event) -> None:
