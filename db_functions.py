@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session, aliased
 
 import catalogue
 import slots
-from db_models import (Booking, Contact, DiningTable, Dialogue, Order, Outbox, PollState, ProcessedEvent, Restaurant,
-                       Service, TableType, utcnow)
+from db_models import (Booking, CatalogueState, Contact, DiningTable, Dialogue, Order, Outbox, PollState,
+                       ProcessedEvent, Restaurant, Service, TableType, utcnow)
 from handlers import (CANCELLABLE, BookingInfo, Booked, BookTable, CancelOrder, CreateOrder, Decide, Effect, Incoming,
                       OrderChange, OrderInfo, Reply, SavedContact)
 from handlers import Dialogue as DialogueView
@@ -62,13 +62,26 @@ def save_ts(session: Session, group_id: int, ts: str) -> None:
 # --- Dialogues ---------------------------------------------------------------------
 def load_dialogue(session: Session, user_id: int) -> DialogueView:
     row = session.get(Dialogue, user_id)
+    return _dialogue_view(row.state, row.data) if row else DialogueView(is_new=True)
+
+
+def load_dialogue_and_version(session: Session, user_id: int) -> tuple[DialogueView, int | None]:
+    """The user's dialogue and the catalogue's version in one statement (the version row joined
+    to the dialogue, which may not exist). Version None: no catalogue was synced yet."""
+    query = (select(CatalogueState.version, Dialogue.state, Dialogue.data).select_from(CatalogueState)
+             .outerjoin(Dialogue, Dialogue.user_id == user_id).where(CatalogueState.id == CATALOGUE_ROW))
+    row = session.execute(query).one_or_none()
     if row is None:
-        return DialogueView(is_new=True)
+        return load_dialogue(session, user_id), None
+    version, state, data = row
+    return (_dialogue_view(state, data) if state is not None else DialogueView(is_new=True)), version
+
+
+def _dialogue_view(state: str, data: Mapping | None) -> DialogueView:
     try:
-        state = State(row.state)
+        return DialogueView(State(state), dict(data or {}))
     except ValueError:  # a state from an older version of the bot: start over kindly
         return DialogueView(State.MENU, {})
-    return DialogueView(state, dict(row.data or {}))
 
 
 def save_dialogue(session: Session, user_id: int, state: State, data: Mapping) -> None:
@@ -217,58 +230,90 @@ def fresh_order(session: Session, order_id: int) -> Order | None:
     return session.scalars(query).one_or_none()
 
 
-def _change(session: Session, order_id: int, rowcount: int) -> OrderChange:
-    row = fresh_order(session, order_id)
-    return OrderChange(rowcount == 1, order_info(row) if row else None, card_cmids(session, order_id))
+def _update_order(session: Session, *where, **values) -> Order | None:
+    """UPDATE one order if it still matches `where`; the changed row (RETURNING), or None."""
+    statement = (update(Order).where(*where).values(**values).returning(Order)
+                 .execution_options(synchronize_session=False, populate_existing=True))
+    return session.scalars(statement).one_or_none()
+
+
+def _change(session: Session, order_id: int, updated: Order | None) -> OrderChange:
+    row = updated if updated is not None else fresh_order(session, order_id)
+    return OrderChange(updated is not None, order_info(row) if row else None, card_cmids(session, order_id))
 
 
 def decide(session: Session, order_id: int, manager_id: int, status: Status, now: datetime) -> OrderChange:
     """The first decision wins: the UPDATE matches only a pending order, so of two managers pressing
     at once one changes a row and the other none (PostgreSQL re-checks the WHERE after the first
     commits; SQLite's BEGIN IMMEDIATE runs them one after the other)."""
-    result = session.execute(
-        update(Order).where(Order.id == order_id, Order.status == Status.PENDING)
-        .values(status=status, decided_by=manager_id, decided_at=now)
-        .execution_options(synchronize_session=False))
-    if result.rowcount == 1 and status == Status.REJECTED:
+    updated = _update_order(session, Order.id == order_id, Order.status == Status.PENDING,
+                            status=status, decided_by=manager_id, decided_at=now)
+    if updated is not None and status == Status.REJECTED:
         release_table(session, order_id)
-    return _change(session, order_id, result.rowcount)
+    return _change(session, order_id, updated)
 
 
 def cancel_order(session: Session, order_id: int, user_id: int) -> OrderChange:
     """The customer cancels their own pending or confirmed order; atomic like `decide`."""
-    result = session.execute(
-        update(Order).where(Order.id == order_id, Order.user_id == user_id, Order.status.in_(CANCELLABLE))
-        .values(status=Status.CANCELLED).execution_options(synchronize_session=False))
-    if result.rowcount == 1:
+    updated = _update_order(session, Order.id == order_id, Order.user_id == user_id,
+                            Order.status.in_(CANCELLABLE), status=Status.CANCELLED)
+    if updated is not None:
         release_table(session, order_id)
-    if result.rowcount != 1 and (row := fresh_order(session, order_id)) is not None and row.user_id != user_id:
+    elif (row := fresh_order(session, order_id)) is not None and row.user_id != user_id:
         return OrderChange(False, None)  # someone else's order: say nothing about it
-    return _change(session, order_id, result.rowcount)
+    return _change(session, order_id, updated)
 
 
 def set_reject_reason(session: Session, order_id: int, manager_id: int, reason: str) -> OrderChange:
     """Only the manager who rejected the order, and only once."""
-    result = session.execute(
-        update(Order).where(Order.id == order_id, Order.status == Status.REJECTED, Order.decided_by == manager_id,
-                            Order.reject_reason.is_(None))
-        .values(reject_reason=reason).execution_options(synchronize_session=False))
-    return _change(session, order_id, result.rowcount)
+    updated = _update_order(session, Order.id == order_id, Order.status == Status.REJECTED,
+                            Order.decided_by == manager_id, Order.reject_reason.is_(None), reject_reason=reason)
+    return _change(session, order_id, updated)
+
+
+class CatalogueCache:
+    """The catalogue (services, restaurant, table types, tables) as plain frozen values, kept
+    between events for as long as the catalogue version in the database stays the same."""
+
+    def __init__(self):
+        self.version: int | None = None
+        self.items: dict[str, object] = {}
+
+    def at(self, version: int | None) -> CatalogueCache | None:
+        """This cache, emptied if the catalogue changed since it was filled; None (read the
+        database every time) when there is no version to check against."""
+        if version is None:
+            return None
+        if version != self.version:
+            self.version, self.items = version, {}
+        return self
 
 
 class SessionView:
-    """handlers.View over the event's session: what the steps may read, as plain values."""
+    """handlers.View over the event's session: what the steps may read, as plain values. Each
+    read is made once per event; the catalogue's once per catalogue version, given a cache."""
 
-    def __init__(self, session: Session):
+    def __init__(self, session: Session, catalogue_cache: CatalogueCache | None = None):
         self.session = session
+        self._catalogue = catalogue_cache.items if catalogue_cache is not None else {}
+        self._event: dict[object, object] = {}
+
+    @staticmethod
+    def _once(store: dict, key: object, load):
+        if key not in store:
+            store[key] = load()
+        return store[key]
+
+    def _all_services(self) -> tuple[catalogue.Service, ...]:
+        query = select(Service).order_by(Service.position, Service.id)
+        return self._once(self._catalogue, "services",
+                          lambda: tuple(service_info(row) for row in self.session.scalars(query)))
 
     def services(self) -> list[catalogue.Service]:
-        query = select(Service).where(Service.active.is_(True)).order_by(Service.position, Service.id)
-        return [service_info(row) for row in self.session.scalars(query)]
+        return [service for service in self._all_services() if service.active]
 
     def service(self, key: str) -> catalogue.Service | None:
-        row = self.session.scalars(select(Service).where(Service.key == key)).one_or_none()
-        return service_info(row) if row else None
+        return next((service for service in self._all_services() if service.key == key), None)
 
     def orders_of(self, user_id: int, limit: int = 10) -> list[OrderInfo]:
         query = select(Order).where(Order.user_id == user_id).order_by(Order.id.desc()).limit(limit)
@@ -293,18 +338,21 @@ class SessionView:
 
     # --- Table booking
     def restaurant(self) -> catalogue.Restaurant | None:
-        row = self.session.get(Restaurant, RESTAURANT_ID)
-        return restaurant_info(row) if row else None
+        def load():
+            row = self.session.get(Restaurant, RESTAURANT_ID)
+            return restaurant_info(row) if row else None
+        return self._once(self._catalogue, "restaurant", load)
 
     def table_types(self) -> list[catalogue.TableType]:
         query = select(TableType).where(TableType.active.is_(True)).order_by(TableType.position, TableType.id)
-        return [catalogue.TableType(r.key, r.title, r.description, r.position) for r in self.session.scalars(query)]
+        return list(self._once(self._catalogue, "table_types", lambda: tuple(
+            catalogue.TableType(r.key, r.title, r.description, r.position) for r in self.session.scalars(query))))
 
     def tables(self) -> list[slots.Table]:
-        return active_tables(self.session)
+        return list(self._once(self._catalogue, "tables", lambda: tuple(active_tables(self.session))))
 
     def busy(self, start: datetime, end: datetime) -> list[slots.Busy]:
-        return busy_between(self.session, start, end)
+        return list(self._once(self._event, ("busy", start, end), lambda: tuple(busy_between(self.session, start, end))))
 
     def contact(self, user_id: int) -> SavedContact | None:
         row = self.session.get(Contact, user_id)
@@ -322,6 +370,16 @@ class SessionView:
 
 
 # --- The catalogue ----------------------------------------------------------------------------
+CATALOGUE_ROW = 1  # the one row of catalogue_state
+
+
+def bump_catalogue_version(session: Session) -> None:
+    """Tell running bots that the catalogue changed (their CatalogueCache empties itself)."""
+    statement = _insert(session, CatalogueState).values(id=CATALOGUE_ROW, version=1)
+    session.execute(statement.on_conflict_do_update(
+        index_elements=["id"], set_={"version": CatalogueState.__table__.c.version + 1}))
+
+
 SERVICE_FIELDS = tuple(f.name for f in fields(catalogue.Service) if f.name != "key")
 
 

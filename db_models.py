@@ -118,6 +118,16 @@ class Order(Base):
     reject_reason: Mapped[str | None] = mapped_column(Text)
 
 
+class CatalogueState(Base):
+    """One row whose version every catalogue sync bumps: a running bot keeps the catalogue in
+    memory and reads this version with each event's dialogue, so a reload is seen at once."""
+
+    __tablename__ = "catalogue_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class PollState(Base):
     """The last long-poll `ts` whose updates were all applied: after a restart the bot asks
     VK for what came since, instead of skipping what arrived while it was down."""

@@ -230,6 +230,7 @@ class Context:
     now: datetime = field(default_factory=_utcnow)  # aware, UTC
     tz: tzinfo = ZoneInfo("Europe/Moscow")  # the TIMEZONE setting: what "today" means
     view: View = field(default_factory=EmptyView)
+    memo: dict = field(default_factory=dict, compare=False, repr=False)  # what this event worked out once
 
 
 Step = Callable[[Incoming, Dialogue, Context], Outcome]
@@ -987,18 +988,43 @@ class Cafe:
     info: Restaurant
     types: Sequence[TableType]
     tables: Sequence[slots.Table]
-    busy: Sequence[slots.Busy]
+    view: View  # what is taken is read only by the steps that need it (the view reads it once)
     now: datetime
     tz: tzinfo
+    _memo: dict = field(default_factory=dict, compare=False, repr=False)  # worked out once per event
+
+    @property
+    def busy(self) -> Sequence[slots.Busy]:
+        if "busy" not in self._memo:
+            window = (self.now - timedelta(days=1), self.now + timedelta(days=self.info.days_ahead + 2))
+            self._memo["busy"] = tuple(self.view.busy(*window))
+        return self._memo["busy"]
 
     def free(self, day: date, party: int, type_key: str) -> list[datetime]:
-        return slots.free_slots(day, self.now, self.tz, self.info.hours, self.info.closed_dates, self.info.rules,
-                                self.tables, self.busy, party, type_key)
+        """Free slots of a day, worked out once per event (the date screen asks for every day)."""
+        key = (day, party, type_key)
+        if key not in self._memo:
+            self._memo[key] = slots.free_slots(day, self.now, self.tz, self.info.hours, self.info.closed_dates,
+                                               self.info.rules, self.tables, self._busy_around(day), party, type_key)
+        return list(self._memo[key])
 
-    def days(self, party: int, type_key: str) -> list[date]:
-        """Open days ahead that still have a free table of this type for this party."""
-        open_days = slots.open_days(self.now, self.tz, self.info.hours, self.info.closed_dates, self.info.rules)
-        return [day for day in open_days if self.free(day, party, type_key)]
+    def _busy_around(self, day: date) -> list[slots.Busy]:
+        """Bookings that can touch the day's slots: from the day before to the day after next, so
+        closing after midnight and a booking's length are covered."""
+        start = datetime.combine(day - timedelta(days=1), time.min, self.tz).astimezone(timezone.utc)
+        end = datetime.combine(day + timedelta(days=2), time.min, self.tz).astimezone(timezone.utc)
+        return [item for item in self.busy if item.end > start and item.start < end]
+
+    def days(self, party: int, type_key: str, limit: int | None = None) -> list[date]:
+        """Open days ahead that still have a free table of this type for this party: the first
+        `limit` of them, if given (a screen needs its page, not the whole month worked out)."""
+        found: list[date] = []
+        for day in slots.open_days(self.now, self.tz, self.info.hours, self.info.closed_dates, self.info.rules):
+            if limit is not None and len(found) >= limit:
+                break
+            if self.free(day, party, type_key):
+                found.append(day)
+        return found
 
     def party_limit(self) -> int:
         """The largest party bookable here: the catalogue's max_party, if a table seats it."""
@@ -1022,14 +1048,19 @@ class Cafe:
 
 
 def open_cafe(ctx: Context) -> Cafe | None:
-    """The café for this event, or None when booking is off or nothing can be booked."""
+    """The café for this event (one per event: a step and the screen it shows share its slot
+    maths), or None when booking is off or nothing can be booked."""
+    if "cafe" not in ctx.memo:
+        ctx.memo["cafe"] = _open_cafe(ctx)
+    return ctx.memo["cafe"]
+
+
+def _open_cafe(ctx: Context) -> Cafe | None:
     info = ctx.view.restaurant() if "booking" in ctx.scenarios else None
     tables = ctx.view.tables() if info else ()
     if info is None or not tables:
         return None
-    window_end = ctx.now + timedelta(days=info.days_ahead + 2)
-    busy = ctx.view.busy(ctx.now - timedelta(days=1), window_end)
-    return Cafe(info, ctx.view.table_types(), tables, busy, ctx.now, ctx.tz)
+    return Cafe(info, ctx.view.table_types(), tables, ctx.view, ctx.now, ctx.tz)
 
 
 CafeStep = Callable[[Incoming, Dialogue, Context, Cafe], Outcome]
@@ -1252,21 +1283,27 @@ def step_bk_type(event: Incoming, dialogue: Dialogue, ctx: Context, cafe: Cafe) 
         key = next((t.key for t in types if normalized(t.title) == typed), None)
     if key not in [t.key for t in types]:
         return reask(event, dialogue, ctx)
-    if not cafe.days(party, key):
+    if not cafe.days(party, key, limit=1):
         return reask(event, dialogue, ctx, msg.NO_FREE_DAYS.format(phone=cafe.info.phone))
     return bk_advance(event, ctx, cafe, {**dialogue.data, "type": key, "page": 0}, State.BK_DATE)
 
 
 # Date: the open days ahead with a free table, a page at a time, or a typed date.
+def wanted_page(data: Mapping, key: str) -> int:
+    page = data.get(key)
+    return max(page, 0) if isinstance(page, int) and not isinstance(page, bool) else 0
+
+
 def page_of(data: Mapping, key: str, count: int, size: int) -> tuple[int, int]:
     pages = max(1, math.ceil(count / size))
-    page = data.get(key)
-    return (min(max(page, 0), pages - 1) if isinstance(page, int) and not isinstance(page, bool) else 0), pages
+    return min(wanted_page(data, key), pages - 1), pages
 
 
 @cafe_screen
 def screen_bk_date(data: Mapping, ctx: Context, cafe: Cafe) -> tuple[str, str]:
-    days = cafe.days(draft_party(data) or 1, draft_type(data))
+    # The days up to the wanted page and one more, which is all "›" needs to know.
+    limit = (wanted_page(data, "page") + 1) * kb.DAYS_PER_PAGE + 1
+    days = cafe.days(draft_party(data) or 1, draft_type(data), limit=limit)
     if not days:
         return msg.NO_FREE_DAYS.format(phone=cafe.info.phone), kb.booking_days([], 0, 1)
     page, pages = page_of(data, "page", len(days), kb.DAYS_PER_PAGE)

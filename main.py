@@ -84,6 +84,7 @@ class Bot:
         self.settings = settings
         self.clock = clock  # "now" for the handlers (aware UTC); tests set it to try DST days
         self.sessions = sessions
+        self.catalogue = dbf.CatalogueCache()
         self.client = client
         self.sender = sender or OutboxSender(client, sessions)
         self.reconnect = reconnect or Backoff(first=1.0, cap=60.0)
@@ -95,20 +96,25 @@ class Bot:
         self.connected = threading.Event()  # set once the long poll server is known
 
     # --- one event -----------------------------------------------------------------
-    def context(self, session: Session) -> handlers.Context:
-        """What the handlers may read for one event: settings, the time, and the event's session."""
+    def context(self, session: Session, catalogue_version: int | None = None) -> handlers.Context:
+        """What the handlers may read for one event: settings, the time, and the event's session
+        (the catalogue from memory while its version in the database is unchanged)."""
+        view = dbf.SessionView(session, self.catalogue.at(catalogue_version))
         return handlers.Context(manager_ids=frozenset(self.settings.manager_ids), scenarios=self.settings.scenarios,
-                                now=self.clock(), tz=self.settings.tz, view=dbf.SessionView(session))
+                                now=self.clock(), tz=self.settings.tz, view=view)
 
     def apply(self, session: Session, event: handlers.Incoming) -> bool:
         """Decide and store one event inside the caller's transaction; False if seen before."""
         if not event.event_id or not dbf.claim_event(session, event.event_id):
             return False
-        dialogue = dbf.load_dialogue(session, event.user_id)
-        ctx = self.context(session)
+        dialogue, catalogue_version = dbf.load_dialogue_and_version(session, event.user_id)
+        ctx = self.context(session, catalogue_version)
         outcome = handlers.dispatch(event, dialogue, ctx)
         for effect in outcome.effects:
             result = dbf.apply_effect(session, effect, event, ctx.now)
+            # What the step read may be stale now (a booking lost to another customer's): the
+            # follow-up reads afresh, at the same "now".
+            ctx = replace(ctx, view=dbf.SessionView(session, self.catalogue.at(catalogue_version)), memo={})
             outcome = outcome.then(handlers.after(effect, result, event, ctx))
         if event.user_id and (outcome.state is not None or dialogue.is_new):
             state = outcome.state or dialogue.state
@@ -265,6 +271,7 @@ def prepare_database(settings: Settings) -> tuple[sessionmaker[Session], dbf.Syn
         summary = dbf.sync_services(session, loaded.services)
         if loaded.restaurant is not None:
             summary = replace(summary, tables=dbf.sync_restaurant(session, loaded))
+        dbf.bump_catalogue_version(session)
     return sessions, summary
 
 

@@ -27,6 +27,7 @@ import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import MAXYEAR, date, datetime, time, timedelta, timezone
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 UTC = timezone.utc
@@ -209,9 +210,16 @@ def day_slots(day: date, tz: ZoneInfo, hours: OpeningHours, rules: Rules) -> lis
     days a nonexistent wall time is skipped and a repeated one is offered once, at
     its first occurrence (fold=0), so the result never has duplicates.
     """
+    return list(_day_slots(day, tz, hours, rules))
+
+
+@lru_cache(maxsize=4096)
+def _day_slots(day: date, tz: ZoneInfo, hours: OpeningHours, rules: Rules) -> tuple[datetime, ...]:
+    """day_slots, remembered: a day's slots depend only on the (frozen) arguments, and the date
+    screen asks for every day ahead on every event."""
     walls = _session_walls(day, hours)
     if walls is None:
-        return []
+        return ()
     opening, closing = walls
     closes_at = _first_instant_from(closing, tz)
     slots: list[datetime] = []
@@ -221,7 +229,7 @@ def day_slots(day: date, tz: ZoneInfo, hours: OpeningHours, rules: Rules) -> lis
         if start is not None and start + rules.booking_length <= closes_at:
             slots.append(start)
         wall += rules.slot_step
-    return slots
+    return tuple(slots)
 
 
 def last_bookable_date(now: datetime, tz: ZoneInfo, rules: Rules) -> date:

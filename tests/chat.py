@@ -3,6 +3,7 @@ the dialogue is kept between messages the way Bot.apply keeps it."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -28,8 +29,12 @@ class Chat:
         return h.Incoming(kind="message", event_id="e", user_id=self.user_id, peer_id=self.user_id, text=text,
                           payload=payload, **kw)
 
+    def context(self) -> h.Context:
+        """A context for one event, as Bot.apply makes it (nothing worked out for another event)."""
+        return replace(self.ctx, memo={})
+
     def says(self, text="", payload=None, **kw) -> h.Outcome:
-        self.out = h.dispatch(self.event(text, payload, **kw), self.dialogue, self.ctx)
+        self.out = h.dispatch(self.event(text, payload, **kw), self.dialogue, self.context())
         self.keep(self.out)
         return self.out
 

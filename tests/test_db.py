@@ -1,7 +1,9 @@
 """The database layer on SQLite and PostgreSQL: dialogues, event ids, the outbox."""
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+
+import catalogue
 
 import db_functions as dbf
 import handlers as h
@@ -87,3 +89,51 @@ def test_poll_ts(sessions):
         dbf.save_ts(s, 1, "12")
     with sessions.begin() as s:
         assert dbf.load_ts(s, 1) == "12"
+
+
+# --- The catalogue kept in memory between events -----------------------------------------------------
+def count_reads(engine):
+    """A list that grows by one for every SELECT the engine runs."""
+    seen = []
+    event.listen(engine, "before_cursor_execute",
+                 lambda *args: seen.append(args[2]) if args[2].lstrip().upper().startswith("SELECT") else None)
+    return seen
+
+
+def test_dialogue_and_catalogue_version_in_one_statement(engine, sessions):
+    with sessions.begin() as s:
+        assert dbf.load_dialogue_and_version(s, 1) == (h.Dialogue(is_new=True), None)  # no catalogue synced yet
+        dbf.bump_catalogue_version(s)
+        dbf.save_dialogue(s, 1, h.State.MENU, {"a": 1})
+    statements = count_reads(engine)
+    with sessions.begin() as s:
+        assert dbf.load_dialogue_and_version(s, 1) == (h.Dialogue(h.State.MENU, {"a": 1}), 1)
+        assert dbf.load_dialogue_and_version(s, 2) == (h.Dialogue(is_new=True), 1)
+        dbf.bump_catalogue_version(s)
+        assert dbf.load_dialogue_and_version(s, 2)[1] == 2
+    assert len(statements) == 3
+
+
+def test_the_catalogue_is_read_once_per_version(engine, sessions):
+    with sessions.begin() as s:
+        dbf.sync_services(s, [catalogue.Service(key="a", title="Первая", price=100)])
+        dbf.bump_catalogue_version(s)
+    cache = dbf.CatalogueCache()
+    statements = count_reads(engine)
+
+    def titles(version):
+        with sessions.begin() as s:
+            view = dbf.SessionView(s, cache.at(version))
+            listed = [service.title for service in view.services()]
+            assert view.service("a").title == listed[0]  # the same read answers both
+            return listed
+
+    assert titles(1) == ["Первая"]
+    assert titles(1) == ["Первая"] and len(statements) == 1  # the second event read nothing
+    with sessions.begin() as s:
+        dbf.sync_services(s, [catalogue.Service(key="a", title="Обновлённая", price=100)])
+        dbf.bump_catalogue_version(s)
+    del statements[:]
+    assert titles(1) == ["Первая"]  # an event that still saw the old version
+    assert titles(2) == ["Обновлённая"] and len(statements) == 1
+    assert cache.at(None) is None  # no version to check against: the database every time

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+import db_functions as dbf
 import messages as msg
 from conftest import CUSTOMER_ID, MANAGER_IDS, Person
 from db_models import Booking, DiningTable, Order
@@ -184,6 +185,21 @@ def test_two_customers_send_the_last_table_at_once(anna, boris, managers, emu, c
     assert SENT.search(boris.presses(msg.BTN_SEND)[0].text)
     with cafe.bot.sessions.begin() as s:
         assert len(s.scalars(select(Booking).where(Booking.active.is_(True))).all()) == 2
+
+
+def test_a_booking_lost_to_a_stale_read_offers_times_read_afresh(anna, boris, managers, emu, cafe, monkeypatch):
+    """Boris's step read the café before Anna's booking was committed (as under a race between two
+    bot processes); the database refuses his, and the times he is offered instead are read again
+    after that, so the one just taken is not among them."""
+    to_summary(anna, party="8", place="VIP-комната")
+    to_summary(boris, party="8", place="VIP-комната", name="Борис")
+    assert SENT.search(anna.presses(msg.BTN_SEND)[0].text)
+    real, calls = dbf.busy_between, []
+    monkeypatch.setattr(dbf, "busy_between", lambda *a: calls.append(1) or ([] if len(calls) == 1 else real(*a)))
+    loser = boris.presses(msg.BTN_SEND)[0]
+    assert len(calls) >= 2, "the step did not read the café twice: the test proves nothing"
+    assert loser.text.startswith(msg.SLOT_TAKEN)
+    assert buttons(loser)[:5] == ["16:00", "16:30", "17:00", "21:00", msg.BTN_ALL_TIMES]
 
 
 # --- The steps, typed answers, Back and Edit -------------------------------------------------------------

@@ -73,7 +73,7 @@ class Chat(chat.Chat):
     def stored(self, booked: h.Booked) -> h.Outcome:
         """Bot.apply's second half: the effect stored with this result, then its follow-up."""
         effect = self.out.effects[0]
-        self.out = self.out.then(h.after(effect, booked, self.event(), self.ctx))
+        self.out = self.out.then(h.after(effect, booked, self.event(), self.context()))
         self.keep(self.out)
         return self.out
 
