@@ -22,7 +22,8 @@ import sys
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import MappingProxyType
@@ -1024,6 +1025,14 @@ class VKEmulator:
         with self._cond:
             counts = Counter(m.peer_id for m in self._sent)
         return [counts[user_id] for user_id in user_ids]
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Hold VK still (every call and poll waits) while a test or the benchmark pushes a batch
+        of updates: the bot then gets them at once instead of competing for the CPU with the
+        code that makes them, which shares its process."""
+        with self._cond:
+            yield
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
         """True as soon as predicate() holds; re-checked on every change, False after timeout."""

@@ -133,9 +133,10 @@ def measure_pacing(kind: str, folder: Path, backlog: int, baseline_requests: int
             emu.add_user(peer, "A", "B")
         runner = InstrumentedBot(emu, fresh_database(kind, folder), batching=False)
         start = time.monotonic()
-        for peer in peers:
-            emu.send_text(peer, "Привет")
-        emu.wait_for(lambda: all(emu.messages(p) for p in peers), backlog / 10 + 60)
+        with emu.held():
+            for peer in peers:
+                emu.send_text(peer, "Привет")
+        emu.wait_for(lambda: all(emu.message_counts(peers)), backlog / 10 + 60)
         sends = [c.time for c in emu.calls if c.method == "messages.send"]
         runner.stop()
         ours = (len(sends) - 1) / (sends[-1] - sends[0])
@@ -165,9 +166,10 @@ def measure_burst(kind: str, folder: Path, customers: int, batching: bool) -> di
         runner = InstrumentedBot(emu, fresh_database(kind, folder), batching=batching)
         users = range(20_000, 20_000 + customers)
         start = time.monotonic()
-        for user in users:
-            emu.send_text(user, "Привет")
-        done = emu.wait_for(lambda: all(emu.messages(u) for u in users), 300)
+        with emu.held():  # all at once
+            for user in users:
+                emu.send_text(user, "Привет")
+        done = emu.wait_for(lambda: all(emu.message_counts(users)), 300)
         elapsed = time.monotonic() - start
         requests = len([c for c in emu.calls if not c.via_execute and c.time >= 0])
         runner.stop()

@@ -61,7 +61,8 @@ def act(emu, user_id: int, step: tuple, index: int) -> dict:
 
 def run_script(emu, bot, users: range, script: list[tuple], timeout: float = 120) -> None:
     for step in script:
-        events = [act(emu, user, step, index) for index, user in enumerate(users)]
+        with emu.held():  # the bot gets the whole step at once, not interleaved with making it
+            events = [act(emu, user, step, index) for index, user in enumerate(users)]
         for event in events:
             if not bot.wait_processed(event["event_id"], timeout):
                 raise RuntimeError(f"step {step} was not processed in {timeout} s")
