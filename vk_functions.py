@@ -385,8 +385,9 @@ class OutboxSender(threading.Thread):
         while True:
             stopping = self._stopping.is_set()
             self._wake.clear()
-            try:
+            try:  # both reads guarded: a database error must not end the sender thread
                 handled = self.deliver_due()
+                wait = None if handled or stopping else self._next_wait()
                 failures = 0
             except SQLAlchemyError as exc:
                 failures += 1
@@ -396,11 +397,11 @@ class OutboxSender(threading.Thread):
                 continue
             if stopping:
                 return  # one last pass after stop(): the event in hand gets its replies
-            if not handled:
+            if wait is not None:
                 with self._lock:
                     if not self._wake.is_set():
                         self.idle.set()
-                self._wake.wait(self._next_wait())
+                self._wake.wait(wait)
 
     def _next_wait(self) -> float:
         with self.sessions.begin() as session:
