@@ -290,13 +290,12 @@ class CatalogueCache:
 
 
 class SessionView:
-    """handlers.View over the event's session: what the steps may read, as plain values. Each
-    read is made once per event; the catalogue's once per catalogue version, given a cache."""
+    """handlers.View over the event's session: what the steps may read, as plain values. The
+    catalogue is read once per catalogue version, given a cache (else once per view)."""
 
     def __init__(self, session: Session, catalogue_cache: CatalogueCache | None = None):
         self.session = session
         self._catalogue = catalogue_cache.items if catalogue_cache is not None else {}
-        self._event: dict[object, object] = {}
 
     @staticmethod
     def _once(store: dict, key: object, load):
@@ -352,7 +351,7 @@ class SessionView:
         return list(self._once(self._catalogue, "tables", lambda: tuple(active_tables(self.session))))
 
     def busy(self, start: datetime, end: datetime) -> list[slots.Busy]:
-        return list(self._once(self._event, ("busy", start, end), lambda: tuple(busy_between(self.session, start, end))))
+        return busy_between(self.session, start, end)
 
     def contact(self, user_id: int) -> SavedContact | None:
         row = self.session.get(Contact, user_id)

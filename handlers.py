@@ -988,7 +988,7 @@ class Cafe:
     info: Restaurant
     types: Sequence[TableType]
     tables: Sequence[slots.Table]
-    view: View  # what is taken is read only by the steps that need it (the view reads it once)
+    view: View  # what is taken is read only by the steps that need it, once (see busy)
     now: datetime
     tz: tzinfo
     _memo: dict = field(default_factory=dict, compare=False, repr=False)  # worked out once per event

@@ -99,9 +99,11 @@ class Bot:
     def context(self, session: Session, catalogue_version: int | None = None) -> handlers.Context:
         """What the handlers may read for one event: settings, the time, and the event's session
         (the catalogue from memory while its version in the database is unchanged)."""
-        view = dbf.SessionView(session, self.catalogue.at(catalogue_version))
         return handlers.Context(manager_ids=frozenset(self.settings.manager_ids), scenarios=self.settings.scenarios,
-                                now=self.clock(), tz=self.settings.tz, view=view)
+                                now=self.clock(), tz=self.settings.tz, view=self.view(session, catalogue_version))
+
+    def view(self, session: Session, catalogue_version: int | None) -> dbf.SessionView:
+        return dbf.SessionView(session, self.catalogue.at(catalogue_version))
 
     def apply(self, session: Session, event: handlers.Incoming) -> bool:
         """Decide and store one event inside the caller's transaction; False if seen before."""
@@ -114,7 +116,7 @@ class Bot:
             result = dbf.apply_effect(session, effect, event, ctx.now)
             # What the step read may be stale now (a booking lost to another customer's): the
             # follow-up reads afresh, at the same "now".
-            ctx = replace(ctx, view=dbf.SessionView(session, self.catalogue.at(catalogue_version)), memo={})
+            ctx = replace(ctx, view=self.view(session, catalogue_version), memo={})
             outcome = outcome.then(handlers.after(effect, result, event, ctx))
         if event.user_id and (outcome.state is not None or dialogue.is_new):
             state = outcome.state or dialogue.state

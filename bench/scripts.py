@@ -59,10 +59,15 @@ def act(emu, user_id: int, step: tuple, index: int) -> dict:
     return emu.press(user_id, value)
 
 
+def push_step(emu, users: range, step: tuple) -> list[dict]:
+    """Every customer takes the step; the bot gets them at once, not interleaved with making them."""
+    with emu.held():
+        return [act(emu, user, step, index) for index, user in enumerate(users)]
+
+
 def run_script(emu, bot, users: range, script: list[tuple], timeout: float = 120) -> None:
     for step in script:
-        with emu.held():  # the bot gets the whole step at once, not interleaved with making it
-            events = [act(emu, user, step, index) for index, user in enumerate(users)]
+        events = push_step(emu, users, step)
         for event in events:
             if not bot.wait_processed(event["event_id"], timeout):
                 raise RuntimeError(f"step {step} was not processed in {timeout} s")

@@ -27,7 +27,7 @@ from sqlalchemy import select
 
 import db
 import messages as msg
-from bench.scripts import SERVICE_ORDER, act
+from bench.scripts import SERVICE_ORDER, push_step
 from conftest import MANAGER_IDS as MANAGERS
 from conftest import RunningBot
 from db_models import Order
@@ -41,11 +41,6 @@ DIGITS = re.compile(r"\d+")
 
 
 # --- whole service orders, the check every order scenario ends with -------------------------------
-def push_step(emu: VKEmulator, customers: range, step: tuple) -> None:
-    for index, user in enumerate(customers):
-        act(emu, user, step, index)
-
-
 def answered(emu: VKEmulator, customers: range, count: int) -> int:
     """How many customers have got at least `count` messages."""
     return sum(n >= count for n in emu.message_counts(customers))
