@@ -1,0 +1,191 @@
+"""The users' side: customers write and press buttons; tests read what the bot sent and wait."""
+from __future__ import annotations
+
+import copy
+import json
+import secrets
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from .keyboards import _buttons
+from .limits import PRESSABLE_BUTTONS
+from .records import Call, EventAnswer, SentMessage, _generated_user, _PendingEvent, _User
+
+
+class UsersMixin:
+    """VKEmulator's Python API for playing the customer (state set up in VKEmulator._init_state)."""
+
+    # ------------------------------------------------------------ the customer's side
+
+    def _user(self, user_id: int) -> _User:
+        return self._users.setdefault(user_id, _generated_user(user_id))
+
+    def add_user(self, user_id: int, first_name: str | None = None, last_name: str | None = None,
+                 allows_messages: bool = True) -> None:
+        generated = _generated_user(user_id)
+        with self._cond:
+            self._users[user_id] = _User(first_name or generated.first_name,
+                                         last_name or generated.last_name, allows_messages)
+            self._changed()
+
+    def set_allows_messages(self, user_id: int, allowed: bool) -> None:
+        with self._cond:
+            self._user(user_id).allows_messages = allowed
+            self._changed()
+
+    def send_text(self, user_id: int, text: str, payload: str | dict[str, Any] | None = None,
+                  attachments: list[dict[str, Any]] | None = None,
+                  peer_id: int | None = None) -> dict[str, Any]:
+        """The customer writes to the community; returns the message_new update."""
+        with self._cond:
+            peer = peer_id or user_id
+            self._user(user_id).allows_messages = True  # writing to a community allows its replies
+            message_id = self._new_message_id()
+            message = {"date": int(time.time()), "from_id": user_id, "id": message_id, "out": 0,
+                       "version": message_id, "attachments": copy.deepcopy(attachments or []),
+                       "conversation_message_id": self._next_cmid(peer), "fwd_messages": [],
+                       "important": False, "is_hidden": False, "peer_id": peer, "random_id": 0,
+                       "text": text}
+            if payload is not None:
+                message["payload"] = payload if isinstance(payload, str) else json.dumps(
+                    payload, ensure_ascii=False, separators=(",", ":"))
+            return self._push("message_new", self._message_new_object(message))
+
+    def send_sticker(self, user_id: int, sticker_id: int = 1) -> dict[str, Any]:
+        sticker = {"product_id": 1, "sticker_id": sticker_id, "is_allowed": True,
+                   "images": [{"url": f"https://vk.ru/sticker/1-{sticker_id}-128", "width": 128,
+                               "height": 128}]}
+        return self.send_text(user_id, "", attachments=[{"type": "sticker", "sticker": sticker}])
+
+    def press(self, user_id: int, label: str) -> dict[str, Any]:
+        """Press a text or callback button the customer can currently see; returns the update."""
+        with self._cond:
+            message, action = self._find_button(user_id, label)
+            if message.keyboard and message.keyboard.get("one_time"):
+                self._used_one_time.add(message.message_id)
+            raw_payload = action.get("payload")
+            if action["type"] == "callback":
+                payload = json.loads(raw_payload) if raw_payload else None
+                return self._push_message_event(user_id, payload, message.conversation_message_id)
+            return self.send_text(user_id, label, payload=raw_payload)
+
+    def _visible_keyboards(self, peer: int) -> Iterable[SentMessage]:
+        """Newest first: every inline keyboard, plus the latest non-inline one if not used up."""
+        main_seen = False
+        for message in reversed(self._sent):
+            if message.peer_id != peer or message.keyboard is None:
+                continue
+            if not message.keyboard.get("inline"):
+                if main_seen:
+                    continue  # replaced by a newer non-inline keyboard
+                main_seen = True
+                if message.message_id in self._used_one_time:
+                    continue
+            yield message
+
+    def _find_button(self, user_id: int, label: str) -> tuple[SentMessage, dict[str, Any]]:
+        available: list[str] = []
+        for message in self._visible_keyboards(user_id):
+            for button in _buttons(message.keyboard):
+                action = button["action"]
+                if action["type"] not in PRESSABLE_BUTTONS:
+                    continue
+                if action.get("label") == label:
+                    return message, action
+                available.append(action["label"])
+        raise AssertionError(f"no button {label!r} for user {user_id}; available: {available}")
+
+    def press_callback(self, user_id: int, payload: Any,
+                       conversation_message_id: int | None = None) -> dict[str, Any]:
+        """A message_event with any payload (to test forged or stale presses)."""
+        with self._cond:
+            if conversation_message_id is None:
+                latest = self._last_sent(user_id)
+                conversation_message_id = latest.conversation_message_id if latest else None
+            return self._push_message_event(user_id, payload, conversation_message_id)
+
+    def _push_message_event(self, user_id: int, payload: Any, cmid: int | None) -> dict[str, Any]:
+        event_id = secrets.token_hex(6)
+        self._pending_events[event_id] = _PendingEvent(user_id, user_id, time.time())
+        obj: dict[str, Any] = {"user_id": user_id, "peer_id": user_id, "event_id": event_id}
+        if payload is not None:
+            obj["payload"] = copy.deepcopy(payload)  # an object, not a string: VK's behaviour
+        if cmid is not None:
+            obj["conversation_message_id"] = cmid
+        return self._push("message_event", obj)
+
+    def push_update(self, kind: str, obj: dict[str, Any]) -> dict[str, Any]:
+        with self._cond:
+            return self._push(kind, copy.deepcopy(obj))
+
+    # ------------------------------------------------------------ what the bot did
+
+    def messages(self, user_id: int) -> list[SentMessage]:
+        """Everything the bot sent to this peer, oldest first (copies)."""
+        with self._cond:
+            return [copy.deepcopy(m) for m in self._sent if m.peer_id == user_id]
+
+    def last_message(self, user_id: int) -> SentMessage | None:
+        with self._cond:
+            latest = self._last_sent(user_id)
+            return copy.deepcopy(latest) if latest else None
+
+    def _last_sent(self, peer: int) -> SentMessage | None:
+        return next((m for m in reversed(self._sent) if m.peer_id == peer), None)
+
+    def snackbars(self, user_id: int) -> list[dict[str, Any]]:
+        """event_data of every answered event of this user that carried one, oldest first."""
+        with self._cond:
+            return [copy.deepcopy(a.event_data) for a in self._answers
+                    if a.user_id == user_id and a.event_data is not None]
+
+    @property
+    def answers(self) -> list[EventAnswer]:
+        with self._cond:
+            return list(self._answers)
+
+    @property
+    def calls(self) -> list[Call]:
+        with self._cond:
+            return list(self._calls)
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        with self._cond:
+            return copy.deepcopy(self._events)
+
+    def delivered_count(self) -> int:
+        with self._cond:
+            return self._delivered
+
+    def message_counts(self, user_ids: Iterable[int]) -> list[int]:
+        """How many messages each of these peers got, without copying them (cheap to poll)."""
+        with self._cond:
+            counts = Counter(m.peer_id for m in self._sent)
+        return [counts[user_id] for user_id in user_ids]
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Hold VK still (every call and poll waits) while a test or the benchmark pushes a batch
+        of updates: the bot then gets them at once instead of competing for the CPU with the
+        code that makes them, which shares its process."""
+        with self._cond:
+            yield
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+        """True as soon as predicate() holds; re-checked on every change, False after timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._cond:
+                seen = self._changes
+            if predicate():
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            with self._cond:
+                if self._changes == seen:
+                    self._cond.wait(min(remaining, 0.1))
