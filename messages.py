@@ -15,30 +15,33 @@ CMD_SERVICES = "services"
 CMD_ORDERS = "orders"
 # Service order steps
 CMD_PAGE = "page"
-CMD_SERVICE = "svc"
+CMD_SERVICE = "service"
 CMD_KEEP = "keep"
-CMD_DEADLINE = "dl"
-CMD_CONTACT = "ct"
+CMD_DEADLINE = "deadline"
+CMD_CONTACT = "contact"
 CMD_SEND = "send"
 CMD_EDIT = "edit"
 CMD_FIELD = "field"
 # Table booking steps (paging and Send/Edit/field reuse CMD_PAGE, CMD_SEND, CMD_EDIT, CMD_FIELD)
 CMD_BOOK = "book"
 CMD_PARTY = "party"
-CMD_TABLE_TYPE = "ttype"
+CMD_TABLE_TYPE = "table_type"
 CMD_DAY = "day"
 CMD_SLOT = "slot"
 CMD_ALL_TIMES = "times"  # from the nearest free times back to the day's full list
 CMD_SAVED_CONTACT = "saved"
-CMD_NEW_CONTACT = "newct"
+CMD_NEW_CONTACT = "new_contact"
 # The customer's orders
-CMD_ORDER_CANCEL = "ocancel"
+CMD_ORDER_CANCEL = "cancel_order"
 # Managers
 CMD_DECIDE = "decide"
-CMD_NO_REASON = "noreason"
+CMD_NO_REASON = "no_reason"
 CMD_PENDING = "pending"
 CMD_TODAY = "today"
 CMD_STATS = "stats"
+# Buttons sent by earlier versions still sit in people's chats: their codes mean the same.
+LEGACY_COMMANDS = {"svc": CMD_SERVICE, "dl": CMD_DEADLINE, "ct": CMD_CONTACT, "ttype": CMD_TABLE_TYPE,
+                   "newct": CMD_NEW_CONTACT, "ocancel": CMD_ORDER_CANCEL, "noreason": CMD_NO_REASON}
 
 # Arguments carried in payloads beside "cmd" (short: VK allows 255 characters a payload).
 ARG_KEY = "k"  # a service's key

@@ -3,10 +3,10 @@ the dialogue is kept between messages the way Bot.apply keeps it."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import dialogue as d
 import handlers as h
 
 
@@ -21,28 +21,29 @@ class Chat:
                  scenarios=("services", "booking")):
         self.user_id = user_id
         self.view = view
-        self.ctx = h.Context(manager_ids=manager_ids, scenarios=scenarios, now=now, tz=tz, view=view)
-        self.dialogue = h.Dialogue()
-        self.out = h.Outcome()
+        self.ctx = d.Context(manager_ids=manager_ids, scenarios=scenarios, now=now, tz=tz, view=view)
+        self.dialogue = d.Conversation()
+        self.out = d.Outcome()
 
     def event(self, text="", payload=None, **kw):
-        return h.Incoming(kind="message", event_id="e", user_id=self.user_id, peer_id=self.user_id, text=text,
+        return d.Incoming(kind="message", event_id="e", user_id=self.user_id, peer_id=self.user_id, text=text,
                           payload=payload, **kw)
 
-    def context(self) -> h.Context:
-        """A context for one event, as Bot.apply makes it (nothing worked out for another event)."""
-        return replace(self.ctx, memo={})
+    def context(self) -> d.Context:
+        """A context for one event, as the bot makes it."""
+        return self.ctx
 
-    def says(self, text="", payload=None, **kw) -> h.Outcome:
+    def says(self, text="", payload=None, **kw) -> d.Outcome:
         self.out = h.dispatch(self.event(text, payload, **kw), self.dialogue, self.context())
         self.keep(self.out)
         return self.out
 
-    def keep(self, out: h.Outcome) -> None:
+    def keep(self, out: d.Outcome) -> None:
         if out.state is not None:
-            self.dialogue = h.Dialogue(out.state, out.data if out.data is not None else self.dialogue.data)
+            data = out.stored_data()
+            self.dialogue = d.Conversation(out.state, data if data is not None else self.dialogue.data)
 
-    def presses(self, label: str) -> h.Outcome:
+    def presses(self, label: str) -> d.Outcome:
         for reply in reversed(self.out.replies):
             for row in json.loads(reply.keyboard or "{}").get("buttons", []):
                 for button in row:
@@ -59,5 +60,5 @@ class Chat:
         return labels(self.out.replies[-1])
 
     @property
-    def state(self) -> h.State:
+    def state(self) -> d.State:
         return self.dialogue.state

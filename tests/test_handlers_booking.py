@@ -6,6 +6,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import chat
+import booking
+import dialogue as d
 import handlers as h
 import messages as msg
 import slots
@@ -31,7 +33,7 @@ def msk(day: int, hour: int, minute: int = 0, month: int = 6) -> datetime:
     return datetime(2026, month, day, hour, minute, tzinfo=MSK).astimezone(UTC)
 
 
-class CafeView(h.EmptyView):
+class CafeView(d.EmptyView):
     """handlers.View of a café in memory."""
 
     def __init__(self, cafe=CAFE, tables=TABLES, busy=(), contacts=None, orders=(), bookings=()):
@@ -70,10 +72,10 @@ class Chat(chat.Chat):
     def __init__(self, view=None, user_id=CUSTOMER, now=NOW, tz=MSK, scenarios=("services", "booking")):
         super().__init__(view or CafeView(), user_id, frozenset({MANAGER, OTHER_MANAGER}), now, tz, scenarios)
 
-    def stored(self, booked: h.Booked) -> h.Outcome:
+    def stored(self, booked: d.Booked) -> d.Outcome:
         """Bot.apply's second half: the effect stored with this result, then its follow-up."""
         effect = self.out.effects[0]
-        self.out = self.out.then(h.after(effect, booked, self.event(), self.context()))
+        self.out = self.out.then(h.follow_up(effect, booked, self.event(), self.context()))
         self.keep(self.out)
         return self.out
 
@@ -84,7 +86,7 @@ def at_time_step(chat=None, party="4", place="Основной зал", day="С�
     chat.presses(party) if party.isdigit() and int(party) <= 8 else chat.says(party)
     chat.presses(place)
     chat.presses(day)
-    assert chat.state == h.State.BK_TIME, chat.text
+    assert chat.state == d.State.BK_TIME, chat.text
     return chat
 
 
@@ -93,7 +95,7 @@ def at_summary(chat=None) -> Chat:
     chat.says("19:00")
     chat.says("Анна")
     chat.says("8 912 345-67-89")
-    assert chat.state == h.State.BK_CONFIRM, chat.text
+    assert chat.state == d.State.BK_CONFIRM, chat.text
     return chat
 
 
@@ -129,15 +131,15 @@ def test_help_names_the_enabled_scenarios(scenarios, services, booking):
 
 
 def test_booking_without_a_cafe_says_it_is_unavailable():
-    chat = Chat(view=h.EmptyView())
+    chat = Chat(view=d.EmptyView())
     assert chat.says("Забронировать столик").replies[0].text == msg.BOOKING_UNAVAILABLE
-    assert chat.state == h.State.MENU
+    assert chat.state == d.State.MENU
 
 
 def test_the_cafe_going_away_mid_dialogue_returns_to_the_menu():
     chat = at_time_step()
     chat.view.cafe = None
-    assert chat.says("19:00").replies[0].text == msg.BOOKING_UNAVAILABLE and chat.state == h.State.MENU
+    assert chat.says("19:00").replies[0].text == msg.BOOKING_UNAVAILABLE and chat.state == d.State.MENU
 
 
 # --- Party size ---------------------------------------------------------------------------------------
@@ -154,14 +156,14 @@ def test_typed_party_sizes(typed, party):
     chat = Chat()
     chat.says("Забронировать столик")
     chat.says(typed)
-    assert chat.state == h.State.BK_TYPE and chat.dialogue.data["party"] == party
+    assert chat.state == d.State.BK_TYPE and chat.dialogue.data["party"] == party
 
 
 @pytest.mark.parametrize("typed", ["0", "-1", "много", "2.5", "два с половиной", "🙂"])
 def test_typed_party_sizes_that_make_no_sense_are_asked_again(typed):
     chat = Chat()
     chat.says("Забронировать столик")
-    assert chat.says(typed).replies[0].text == msg.HINT_PARTY and chat.state == h.State.BK_PARTY
+    assert chat.says(typed).replies[0].text == msg.HINT_PARTY and chat.state == d.State.BK_PARTY
 
 
 @pytest.mark.parametrize("typed", ["9", "20", "на 12 человек"])
@@ -170,7 +172,7 @@ def test_a_party_too_large_is_asked_to_call(typed):
     chat.says("Забронировать столик")
     out = chat.says(typed)
     assert out.replies[0].text == msg.PARTY_TOO_LARGE.format(max=8, phone="+7 495 123-45-67")
-    assert chat.state == h.State.MENU and msg.BTN_BOOK in labels(out.replies[0])
+    assert chat.state == d.State.MENU and msg.BTN_BOOK in labels(out.replies[0])
 
 
 def test_party_limit_is_the_smaller_of_max_party_and_the_largest_table():
@@ -189,7 +191,7 @@ def test_only_types_with_a_table_for_the_party_are_offered():
     assert "Основной зал — У бара" in chat.text and "Терраса" not in chat.text
     assert chat.says("Терраса").replies[0].text == msg.HINT_TABLE_TYPE  # typed, but no table for six there
     chat.says("vip-комната")  # typed titles count, in any case
-    assert chat.state == h.State.BK_DATE and chat.dialogue.data["type"] == "vip"
+    assert chat.state == d.State.BK_DATE and chat.dialogue.data["type"] == "vip"
 
 
 def test_a_type_fully_booked_for_the_whole_window_is_refused_kindly():
@@ -201,7 +203,7 @@ def test_a_type_fully_booked_for_the_whole_window_is_refused_kindly():
     chat.says("Забронировать столик")
     chat.presses("2")
     assert chat.presses("Терраса").replies[0].text == msg.NO_FREE_DAYS.format(phone=CAFE.phone)
-    assert chat.state == h.State.BK_TYPE
+    assert chat.state == d.State.BK_TYPE
 
 
 # --- Date ---------------------------------------------------------------------------------------------------
@@ -243,7 +245,7 @@ def test_typed_dates(typed, chosen):
     chat.presses("2")
     chat.presses("Основной зал")
     chat.says(typed)
-    assert chat.state == h.State.BK_TIME and chat.dialogue.data["day"] == chosen
+    assert chat.state == d.State.BK_TIME and chat.dialogue.data["day"] == chosen
 
 
 @pytest.mark.parametrize("typed, expected", [
@@ -256,7 +258,7 @@ def test_typed_dates_that_cannot_be_booked(typed, expected):
     chat.says("Забронировать столик")
     chat.presses("2")
     chat.presses("Основной зал")
-    assert expected in chat.says(typed).replies[0].text and chat.state == h.State.BK_DATE
+    assert expected in chat.says(typed).replies[0].text and chat.state == d.State.BK_DATE
 
 
 def test_today_after_the_last_slot_is_not_offered_and_typed_says_it_is_full():
@@ -286,8 +288,8 @@ def test_after_midnight_slots_belong_to_the_evening_they_start_from():
     chat = at_time_step(day="Пт 19.06")
     assert all_times(chat)[-3:] == ["23:00", "23:30", "00:00"]  # closes at 02:00: the last 2 h start at 00:00
     chat.says("00:00")
-    assert chat.state == h.State.BK_NAME
-    assert h.draft_start(chat.dialogue.data) == msk(20, 0)
+    assert chat.state == d.State.BK_NAME
+    assert booking.BookingDraft.read(chat.dialogue.data).start_at == msk(20, 0)
 
 
 def test_time_pages():
@@ -307,7 +309,7 @@ def test_a_time_held_by_another_booking_is_not_offered_when_no_table_of_the_type
     assert "16:30" in free and "21:00" in free
     assert not {"17:30", "18:00", "19:00", "20:30"} & set(free)  # each would overlap 19:00-21:00
     assert "На 19:00 свободного столика нет" in chat.says("19:00").replies[0].text
-    assert chat.state == h.State.BK_TIME
+    assert chat.state == d.State.BK_TIME
 
 
 def test_a_taken_table_leaves_the_time_free_while_another_table_fits():
@@ -321,7 +323,7 @@ def test_a_taken_table_leaves_the_time_free_while_another_table_fits():
 def test_typed_times(typed):
     chat = at_time_step()
     chat.says(typed)
-    assert chat.state == h.State.BK_NAME and h.draft_start(chat.dialogue.data) == msk(17, 19)
+    assert chat.state == d.State.BK_NAME and booking.BookingDraft.read(chat.dialogue.data).start_at == msk(17, 19)
 
 
 @pytest.mark.parametrize("typed, expected", [("19:15", "На 19:15 свободного столика нет"),
@@ -329,13 +331,13 @@ def test_typed_times(typed):
                                              ("25:00", msg.HINT_TIME), ("вечером", msg.HINT_TIME)])
 def test_typed_times_that_are_not_free(typed, expected):
     chat = at_time_step()
-    assert expected in chat.says(typed).replies[0].text and chat.state == h.State.BK_TIME
+    assert expected in chat.says(typed).replies[0].text and chat.state == d.State.BK_TIME
 
 
 def test_a_forged_slot_press_is_refused():
     chat = at_time_step()
-    out = chat.says("x", {"cmd": msg.CMD_SLOT, "v": h.stamp_of(msk(17, 22))})
-    assert out.replies[0].text.startswith(msg.SLOT_GONE) and chat.state == h.State.BK_TIME
+    out = chat.says("x", {"cmd": msg.CMD_SLOT, "v": booking.stamp_of(msk(17, 22))})
+    assert out.replies[0].text.startswith(msg.SLOT_GONE) and chat.state == d.State.BK_TIME
 
 
 # --- Daylight saving: Europe/Berlin, a café open through the night -----------------------------------
@@ -363,7 +365,7 @@ def test_fall_back_night_offers_the_repeated_hour_once():
     assert times[-3:] == ["01:30", "02:00", "02:30"] and times.count("02:00") == 1
     chat = Chat(CafeView(cafe=BERLIN_CAFE), now=datetime(2026, 10, 24, 10, 0, tzinfo=UTC), tz=BERLIN)
     at_time_step(chat, party="2", day="Сегодня 24.10").says("02:30")
-    start = h.draft_start(chat.dialogue.data)
+    start = booking.BookingDraft.read(chat.dialogue.data).start_at
     assert start == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)  # the first 02:30 (CEST)
     assert start + timedelta(hours=2) == datetime(2026, 10, 25, 2, 30, tzinfo=UTC)  # 03:30 CET, before 04:00
 
@@ -376,24 +378,24 @@ def test_name_and_phone_are_checked():
     for bad in ("123", "Анна1", "@anna", "я" * 51):
         assert chat.says(bad).replies[0].text == msg.NAME_INVALID
     chat.says("  Анна-Мария   Петрова ")
-    assert chat.dialogue.data["name"] == "Анна-Мария Петрова" and chat.state == h.State.BK_PHONE
+    assert chat.dialogue.data["name"] == "Анна-Мария Петрова" and chat.state == d.State.BK_PHONE
     assert chat.says("12345").replies[0].text == msg.PHONE_INVALID
     chat.says("+7 (912) 345-67-89")
-    assert chat.state == h.State.BK_CONFIRM and chat.dialogue.data["phone"] == "+79123456789"
+    assert chat.state == d.State.BK_CONFIRM and chat.dialogue.data["phone"] == "+79123456789"
 
 
 def test_the_contact_saved_last_time_is_offered():
-    view = CafeView(contacts={CUSTOMER: h.SavedContact("Анна", "+79123456789")})
+    view = CafeView(contacts={CUSTOMER: d.SavedContact("Анна", "+79123456789")})
     chat = at_time_step(Chat(view))
     chat.says("19:00")
     assert "В прошлый раз вы оставляли: Анна, +79123456789" in chat.text
     assert chat.buttons == ["Использовать +79123456789 (Анна)", msg.BTN_NEW_CONTACT, msg.BTN_BACK, msg.BTN_CANCEL]
     chat.presses("Использовать +79123456789 (Анна)")
-    assert chat.state == h.State.BK_CONFIRM and "Имя: Анна" in chat.text and "Телефон: +79123456789" in chat.text
+    assert chat.state == d.State.BK_CONFIRM and "Имя: Анна" in chat.text and "Телефон: +79123456789" in chat.text
 
 
 def test_another_contact_instead_of_the_saved_one():
-    view = CafeView(contacts={CUSTOMER: h.SavedContact("Анна", "+79123456789")})
+    view = CafeView(contacts={CUSTOMER: d.SavedContact("Анна", "+79123456789")})
     chat = at_time_step(Chat(view))
     chat.says("19:00")
     chat.presses(msg.BTN_NEW_CONTACT)
@@ -404,8 +406,8 @@ def test_another_contact_instead_of_the_saved_one():
 
 
 def test_a_long_saved_name_still_fits_the_button():
-    saved = h.SavedContact("Констанция-Александра Иванова-Петрова", "+79123456789")
-    label = h.use_contact_label(saved)
+    saved = d.SavedContact("Констанция-Александра Иванова-Петрова", "+79123456789")
+    label = booking.use_contact_label(saved)
     assert len(label) <= 40 and label.startswith("Использовать +79123456789 (Конст") and label.endswith("…)")
 
 
@@ -424,20 +426,20 @@ def test_summary_and_send():
     assert out.replies == () and out.state is None  # what to say depends on whether a table was left
 
 
-def booking_order(id=31, status=h.Status.PENDING, start=None, **details):
+def booking_order(id=31, status=d.Status.PENDING, start=None, **details):
     start = start or msk(17, 19)
     base = {"start": start.isoformat(), "end": (start + timedelta(hours=2)).isoformat(), "party": 4, "type": "hall",
             "place": "Основной зал", "when": "ср, 17.06.2026, 19:00–21:00", "date": "17.06", "time": "19:00",
             "name": "Анна", "phone": "+79123456789", "table": "Зал 2", **details}
-    return h.OrderInfo(id=id, user_id=CUSTOMER, kind="booking", status=status, details=base, created_at=NOW)
+    return d.OrderInfo(id=id, user_id=CUSTOMER, kind="booking", status=status, details=base, created_at=NOW)
 
 
 def test_booked_follow_up_thanks_the_customer_and_sends_cards():
     chat = at_summary()
     chat.presses(msg.BTN_SEND)
-    out = chat.stored(h.Booked(h.OrderChange(True, booking_order())))
+    out = chat.stored(d.Booked(d.OrderChange(True, booking_order())))
     thanks, *cards = out.replies
-    assert thanks.text == msg.BOOKING_SENT.format(id=31, table="Зал 2") and chat.state == h.State.MENU
+    assert thanks.text == msg.BOOKING_SENT.format(id=31, table="Зал 2") and chat.state == d.State.MENU
     assert chat.dialogue.data == {}
     assert [(c.peer_id, c.card_order_id) for c in cards] == [(MANAGER, 31), (OTHER_MANAGER, 31)]
     for line in ("Когда: ср, 17.06.2026, 19:00–21:00", "Гостей: 4", "Столик: Зал 2 (Основной зал)", "Имя: Анна",
@@ -451,13 +453,13 @@ def test_taken_at_the_last_moment_offers_the_nearest_free_times():
     chat = at_summary(Chat(view))
     chat.presses(msg.BTN_SEND)
     view.take(2, msk(17, 19))  # what the other customer's booking left in the database
-    out = chat.stored(h.Booked(None))
-    assert out.replies[-1].text.startswith(msg.SLOT_TAKEN) and chat.state == h.State.BK_TIME
+    out = chat.stored(d.Booked(None))
+    assert out.replies[-1].text.startswith(msg.SLOT_TAKEN) and chat.state == d.State.BK_TIME
     assert times_of(chat) == ["16:00", "16:30", "17:00", "21:00"] and msg.BTN_ALL_TIMES in chat.buttons
     assert "ср, 17.06.2026: 16:00, 16:30, 17:00, 21:00" in chat.text
     assert "start" not in chat.dialogue.data and chat.dialogue.data["name"] == "Анна"  # the rest is kept
     chat.presses("21:00")  # straight back to the summary: the name and phone are still there
-    assert chat.state == h.State.BK_CONFIRM and "Когда: ср, 17.06.2026, 21:00–23:00" in chat.text
+    assert chat.state == d.State.BK_CONFIRM and "Когда: ср, 17.06.2026, 21:00–23:00" in chat.text
 
 
 def test_taken_with_nothing_left_that_day_offers_the_next_day():
@@ -469,7 +471,7 @@ def test_taken_with_nothing_left_that_day_offers_the_next_day():
     for hour in range(10, 22):
         view.take(4, msk(17, hour))
     out = chat.presses(msg.BTN_SEND)  # the view already shows it taken: no effect at all
-    assert out.effects == () and chat.state == h.State.BK_TIME
+    assert out.effects == () and chat.state == d.State.BK_TIME
     assert chat.dialogue.data["day"] == "2026-06-18" and times_of(chat) == ["12:00", "12:30", "13:00", "13:30"]
     assert "чт, 18.06.2026" in chat.text
     chat.presses(msg.BTN_ALL_TIMES)
@@ -484,30 +486,30 @@ def test_taken_and_nothing_free_in_the_whole_window():
     chat.says("+79123456789")
     chat.presses(msg.BTN_SEND)
     view.take(4, msk(15, 0), hours=24 * 40)
-    out = chat.stored(h.Booked(None))
-    assert out.replies[-1].text == msg.SLOT_TAKEN_NONE.format(phone=CAFE.phone) and chat.state == h.State.MENU
+    out = chat.stored(d.Booked(None))
+    assert out.replies[-1].text == msg.SLOT_TAKEN_NONE.format(phone=CAFE.phone) and chat.state == d.State.MENU
 
 
 def test_send_with_an_incomplete_draft_asks_for_what_is_missing():
     chat = Chat()
-    chat.dialogue = h.Dialogue(h.State.BK_CONFIRM, {"party": 4, "type": "hall", "day": "2026-06-17",
-                                                    "start": h.stamp_of(msk(17, 19))})
+    chat.dialogue = d.Conversation(d.State.BK_CONFIRM, {"party": 4, "type": "hall", "day": "2026-06-17",
+                                                    "start": booking.stamp_of(msk(17, 19))})
     chat.says("Отправить")
-    assert chat.state == h.State.BK_NAME and chat.out.effects == ()
+    assert chat.state == d.State.BK_NAME and chat.out.effects == ()
     assert chat.text.startswith(msg.BOOKING_INCOMPLETE)
 
 
 # --- Back, Edit, Cancel from every step ---------------------------------------------------------------------
-def walk_to(state: h.State) -> Chat:
+def walk_to(state: d.State) -> Chat:
     chat = Chat()
-    steps = [(h.State.BK_PARTY, lambda: chat.says("Забронировать столик")),
-             (h.State.BK_TYPE, lambda: chat.presses("4")),
-             (h.State.BK_DATE, lambda: chat.presses("Основной зал")),
-             (h.State.BK_TIME, lambda: chat.presses("Ср 17.06")),
-             (h.State.BK_NAME, lambda: chat.says("19:00")),
-             (h.State.BK_PHONE, lambda: chat.says("Анна")),
-             (h.State.BK_CONFIRM, lambda: chat.says("+79123456789")),
-             (h.State.BK_EDIT, lambda: chat.presses("Изменить"))]
+    steps = [(d.State.BK_PARTY, lambda: chat.says("Забронировать столик")),
+             (d.State.BK_TYPE, lambda: chat.presses("4")),
+             (d.State.BK_DATE, lambda: chat.presses("Основной зал")),
+             (d.State.BK_TIME, lambda: chat.presses("Ср 17.06")),
+             (d.State.BK_NAME, lambda: chat.says("19:00")),
+             (d.State.BK_PHONE, lambda: chat.says("Анна")),
+             (d.State.BK_CONFIRM, lambda: chat.says("+79123456789")),
+             (d.State.BK_EDIT, lambda: chat.presses("Изменить"))]
     for step_state, step in steps:
         step()
         assert chat.state == step_state, (step_state, chat.text)
@@ -516,10 +518,10 @@ def walk_to(state: h.State) -> Chat:
     raise AssertionError(state)
 
 
-BOOKING_STATES = [s for s in h.State if s.name.startswith("BK_")]
-PREVIOUS = [(h.State.BK_PARTY, h.State.MENU), (h.State.BK_TYPE, h.State.BK_PARTY), (h.State.BK_DATE, h.State.BK_TYPE),
-            (h.State.BK_TIME, h.State.BK_DATE), (h.State.BK_NAME, h.State.BK_TIME), (h.State.BK_PHONE, h.State.BK_NAME),
-            (h.State.BK_CONFIRM, h.State.BK_PHONE), (h.State.BK_EDIT, h.State.BK_CONFIRM)]
+BOOKING_STATES = [s for s in d.State if s.name.startswith("BK_")]
+PREVIOUS = [(d.State.BK_PARTY, d.State.MENU), (d.State.BK_TYPE, d.State.BK_PARTY), (d.State.BK_DATE, d.State.BK_TYPE),
+            (d.State.BK_TIME, d.State.BK_DATE), (d.State.BK_NAME, d.State.BK_TIME), (d.State.BK_PHONE, d.State.BK_NAME),
+            (d.State.BK_CONFIRM, d.State.BK_PHONE), (d.State.BK_EDIT, d.State.BK_CONFIRM)]
 
 
 @pytest.mark.parametrize("state, previous", PREVIOUS)
@@ -529,14 +531,14 @@ def test_back_goes_to_the_previous_step_keeping_the_answers(state, previous, how
     data = dict(chat.dialogue.data)
     out = chat.presses(msg.BTN_BACK) if how == "button" else chat.says("Назад")
     assert chat.state == previous
-    if previous != h.State.MENU:
+    if previous != d.State.MENU:
         assert chat.dialogue.data == data and msg.BTN_CANCEL in labels(out.replies[0])
 
 
 @pytest.mark.parametrize("state", BOOKING_STATES)
 def test_cancel_and_menu_work_from_every_step(state):
     chat = walk_to(state)
-    assert chat.says("Отмена").replies[0].text == msg.CANCELLED and chat.state == h.State.MENU
+    assert chat.says("Отмена").replies[0].text == msg.CANCELLED and chat.state == d.State.MENU
     chat = walk_to(state)
     assert chat.says("Меню").replies[0].text == msg.MENU and chat.dialogue.data == {}
 
@@ -544,7 +546,7 @@ def test_cancel_and_menu_work_from_every_step(state):
 @pytest.mark.parametrize("state, kind", [
     (state, kind) for state in BOOKING_STATES
     for kind in ("sticker", "text", "stray_button", "garbage_payload", "malformed")
-    if not (state == h.State.BK_NAME and kind == "text")  # a word is a name there
+    if not (state == d.State.BK_NAME and kind == "text")  # a word is a name there
 ])
 def test_every_step_reasks_politely_and_keeps_its_place(state, kind):
     chat = walk_to(state)
@@ -559,72 +561,72 @@ def test_every_step_reasks_politely_and_keeps_its_place(state, kind):
     out = chat.says(**event)
     assert (chat.state, dict(chat.dialogue.data)) == before
     assert len(out.replies) == 1 and out.effects == ()
-    assert out.replies[0].text == h.HINTS[state]
+    assert out.replies[0].text == h.FLOW[state].hint
     assert msg.BTN_CANCEL in labels(out.replies[0])
 
 
 @pytest.mark.parametrize("field, action, check", [
     (msg.BTN_FIELD_PARTY, ("press", "6"), lambda d: d["party"] == 6),
     (msg.BTN_FIELD_TABLE, ("press", "VIP-комната"), lambda d: d["type"] == "vip"),
-    (msg.BTN_FIELD_TIME, ("say", "20:00"), lambda d: d["start"] == h.stamp_of(msk(17, 20))),
+    (msg.BTN_FIELD_TIME, ("say", "20:00"), lambda d: d["start"] == booking.stamp_of(msk(17, 20))),
     (msg.BTN_FIELD_NAME, ("say", "Борис"), lambda d: d["name"] == "Борис" and d["phone"] == "+79123456789"),
     (msg.BTN_FIELD_PHONE, ("say", "8 900 111 22 33"), lambda d: d["phone"] == "+79001112233"),
 ])
 def test_edit_a_field_returns_to_the_summary(field, action, check):
-    chat = walk_to(h.State.BK_EDIT)
+    chat = walk_to(d.State.BK_EDIT)
     chat.presses(field)
     kind, value = action
     chat.presses(value) if kind == "press" else chat.says(value)
-    assert chat.state == h.State.BK_CONFIRM, chat.text
+    assert chat.state == d.State.BK_CONFIRM, chat.text
     assert check(chat.dialogue.data) and "editing" not in chat.dialogue.data
 
 
 def test_edit_the_date_asks_for_a_time_that_is_free_that_day():
-    chat = walk_to(h.State.BK_EDIT)
+    chat = walk_to(d.State.BK_EDIT)
     chat.view.take(2, msk(18, 19))
     chat.view.take(3, msk(18, 19))  # Thursday 19:00: both hall tables for four are taken
     chat.presses(msg.BTN_FIELD_DAY)
     chat.presses("Чт 18.06")
-    assert chat.state == h.State.BK_TIME and "19:00" not in all_times(chat)
+    assert chat.state == d.State.BK_TIME and "19:00" not in all_times(chat)
     chat.presses("12:00")
-    assert chat.state == h.State.BK_CONFIRM and "Когда: чт, 18.06.2026, 12:00–14:00" in chat.text
+    assert chat.state == d.State.BK_CONFIRM and "Когда: чт, 18.06.2026, 12:00–14:00" in chat.text
 
 
 def test_edit_the_date_keeps_the_time_when_it_is_free_that_day():
-    chat = walk_to(h.State.BK_EDIT)
+    chat = walk_to(d.State.BK_EDIT)
     chat.presses(msg.BTN_FIELD_DAY)
     chat.says("18.06")
-    assert chat.state == h.State.BK_CONFIRM and "Когда: чт, 18.06.2026, 19:00–21:00" in chat.text
+    assert chat.state == d.State.BK_CONFIRM and "Когда: чт, 18.06.2026, 19:00–21:00" in chat.text
 
 
 def test_edit_the_party_beyond_the_type_asks_for_the_type_again():
-    chat = walk_to(h.State.BK_EDIT)
+    chat = walk_to(d.State.BK_EDIT)
     chat.presses(msg.BTN_FIELD_PARTY)
     chat.presses("8")  # the hall seats at most six
-    assert chat.state == h.State.BK_TYPE and chat.buttons[0] == "VIP-комната"
+    assert chat.state == d.State.BK_TYPE and chat.buttons[0] == "VIP-комната"
     chat.presses("VIP-комната")
-    assert chat.state == h.State.BK_CONFIRM and "Гостей: 8" in chat.text and "Место: VIP-комната" in chat.text
+    assert chat.state == d.State.BK_CONFIRM and "Гостей: 8" in chat.text and "Место: VIP-комната" in chat.text
 
 
 def test_back_from_a_field_being_edited_returns_to_the_fields():
-    chat = walk_to(h.State.BK_EDIT)
+    chat = walk_to(d.State.BK_EDIT)
     chat.presses(msg.BTN_FIELD_TIME)
     chat.presses(msg.BTN_BACK)
-    assert chat.state == h.State.BK_EDIT and "editing" not in chat.dialogue.data
+    assert chat.state == d.State.BK_EDIT and "editing" not in chat.dialogue.data
     chat.presses(msg.BTN_BACK)
-    assert chat.state == h.State.BK_CONFIRM
+    assert chat.state == d.State.BK_CONFIRM
 
 
 def test_a_greeting_mid_booking_continues_where_it_was():
-    chat = walk_to(h.State.BK_TIME)
+    chat = walk_to(d.State.BK_TIME)
     out = chat.says("Привет")
-    assert out.replies[0].text.startswith(msg.WELCOME_BACK) and chat.state == h.State.BK_TIME
+    assert out.replies[0].text.startswith(msg.WELCOME_BACK) and chat.state == d.State.BK_TIME
 
 
 # --- Orders, decisions, the manager's day -------------------------------------------------------------------
 def test_my_orders_lists_bookings_and_only_upcoming_ones_can_be_cancelled():
     past = booking_order(1, start=NOW - timedelta(days=1), date="14.06", time="19:00")
-    view = CafeView(orders=[past, booking_order(2, status=h.Status.CONFIRMED)])
+    view = CafeView(orders=[past, booking_order(2, status=d.Status.CONFIRMED)])
     chat = Chat(view)
     out = chat.says("Мои заказы")
     assert "№2 · Столик на 17.06 в 19:00 · 15.06.2026 · подтверждён" in out.replies[0].text
@@ -634,24 +636,24 @@ def test_my_orders_lists_bookings_and_only_upcoming_ones_can_be_cancelled():
         msg.CANNOT_CANCEL_PAST.format(id=1)
     chat.says("Мои заказы")
     chat.presses("Отменить №2")
-    assert chat.presses("Да, отменить №2").effects == (h.CancelOrder(2, CUSTOMER),)
+    assert chat.presses("Да, отменить №2").effects == (d.CancelOrder(2, CUSTOMER),)
 
 
 def test_the_customer_hears_a_booking_decision_in_booking_words():
     ctx = Chat().ctx
-    press = h.Incoming(kind="callback", event_id="e", user_id=MANAGER, peer_id=MANAGER, payload={}, callback_id="cb")
-    for status, expected in [(h.Status.CONFIRMED, "Ваша бронь №31 подтверждена 🎉 Столик на 17.06 в 19:00. Ждём вас!"),
-                             (h.Status.REJECTED, "К сожалению, бронь №31 (Столик на 17.06 в 19:00)")]:
-        change = h.OrderChange(True, booking_order(status=status, decided_by=MANAGER, decided_at=NOW), {MANAGER: 7})
-        out = h.after(h.Decide(31, MANAGER, status == h.Status.CONFIRMED), change, press, ctx)
+    press = d.Incoming(kind="callback", event_id="e", user_id=MANAGER, peer_id=MANAGER, payload={}, callback_id="cb")
+    for status, expected in [(d.Status.CONFIRMED, "Ваша бронь №31 подтверждена 🎉 Столик на 17.06 в 19:00. Ждём вас!"),
+                             (d.Status.REJECTED, "К сожалению, бронь №31 (Столик на 17.06 в 19:00)")]:
+        change = d.OrderChange(True, booking_order(status=status, decided_by=MANAGER, decided_at=NOW), {MANAGER: 7})
+        out = h.follow_up(d.Decide(31, MANAGER, status == d.Status.CONFIRMED), change, press, ctx)
         to_customer = [r for r in out.replies if r.peer_id == CUSTOMER]
         assert len(to_customer) == 1 and to_customer[0].text.startswith(expected)
 
 
 def test_today_lists_the_bookings_in_time_order_with_table_and_party():
-    day = [h.BookingInfo(7, h.Status.CONFIRMED, msk(15, 19), msk(15, 21), 4, "Зал 2", "Анна", "+79123456789"),
-           h.BookingInfo(8, h.Status.PENDING, msk(15, 13), msk(15, 15), 2, "Терраса", "Борис", "+79001112233"),
-           h.BookingInfo(9, h.Status.PENDING, msk(16, 13), msk(16, 15), 2, "VIP", "Вера", "+79001112234")]
+    day = [d.BookingInfo(7, d.Status.CONFIRMED, msk(15, 19), msk(15, 21), 4, "Зал 2", "Анна", "+79123456789"),
+           d.BookingInfo(8, d.Status.PENDING, msk(15, 13), msk(15, 15), 2, "Терраса", "Борис", "+79001112233"),
+           d.BookingInfo(9, d.Status.PENDING, msk(16, 13), msk(16, 15), 2, "VIP", "Вера", "+79001112234")]
     manager = Chat(CafeView(bookings=day), user_id=MANAGER)
     text = manager.says("Сегодня").replies[0].text
     assert text.splitlines()[0] == "Брони на сегодня (2):"

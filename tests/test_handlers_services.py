@@ -8,7 +8,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import chat
+import dialogue as d
 import handlers as h
+import services
 import messages as msg
 from catalogue import Service
 from chat import labels
@@ -27,7 +29,7 @@ SERVICES = [
 ]
 
 
-class FakeView(h.EmptyView):
+class FakeView(d.EmptyView):
     """handlers.View over lists in memory (no café: booking has its own fake in test_handlers_booking)."""
 
     def __init__(self, services=SERVICES, orders=()):
@@ -46,7 +48,7 @@ class FakeView(h.EmptyView):
         return next((o for o in self.orders if o.id == order_id), None)
 
     def pending_orders(self, limit=20):
-        return [o for o in self.orders if o.status == h.Status.PENDING][:limit]
+        return [o for o in self.orders if o.status == d.Status.PENDING][:limit]
 
     def orders_between(self, start, end, limit=50):
         return [o for o in self.orders if start <= o.created_at < end][:limit]
@@ -58,10 +60,10 @@ class FakeView(h.EmptyView):
         return counts
 
 
-def order(id=17, user_id=CUSTOMER, status=h.Status.PENDING, **kw):
+def order(id=17, user_id=CUSTOMER, status=d.Status.PENDING, **kw):
     details = {"service": "logo", "title": "Дизайн логотипа", "price": 5000, "price_from": True, "task": "Логотип",
                "attachments": [], "deadline": "asap", "contact": "vk"}
-    return h.OrderInfo(id=id, user_id=user_id, kind="service", status=status, details=details,
+    return d.OrderInfo(id=id, user_id=user_id, kind="service", status=status, details=details,
                        created_at=kw.pop("created_at", NOW), **kw)
 
 
@@ -77,7 +79,7 @@ def at_summary(chat=None) -> Chat:
     chat.says("Нужен логотип для кофейни")
     chat.presses(msg.BTN_ASAP)
     chat.presses(msg.BTN_CONTACT_VK)
-    assert chat.state == h.State.SVC_CONFIRM
+    assert chat.state == d.State.SVC_CONFIRM
     return chat
 
 
@@ -99,7 +101,7 @@ def test_services_when_the_scenario_is_off_is_not_understood():
 
 def test_empty_catalogue_is_said_kindly():
     chat = Chat(FakeView(services=[SERVICES[-1]]))
-    assert chat.says("Услуги").replies[0].text == msg.SERVICES_EMPTY and chat.state == h.State.MENU
+    assert chat.says("Услуги").replies[0].text == msg.SERVICES_EMPTY and chat.state == d.State.MENU
 
 
 # --- The happy path and what it sends -------------------------------------------------------------
@@ -107,9 +109,9 @@ def test_full_dialogue_ends_in_one_create_order_effect():
     chat = at_summary()
     assert "Дизайн логотипа — от 5 000 ₽" in chat.text and "как можно скорее" in chat.text
     out = chat.presses(msg.BTN_SEND)
-    assert out.replies == () and chat.state == h.State.MENU and chat.dialogue.data == {}
+    assert out.replies == () and chat.state == d.State.MENU and chat.dialogue.data == {}
     (effect,) = out.effects
-    assert effect == h.CreateOrder("service", {
+    assert effect == d.CreateOrder("service", {
         "service": "logo", "title": "Дизайн логотипа", "price": 5000, "price_from": True,
         "task": "Нужен логотип для кофейни", "attachments": [], "deadline": "asap", "contact": "vk"})
 
@@ -119,14 +121,14 @@ def test_service_card_shows_description_and_price():
     chat.says("Услуги")
     out = chat.presses("Консультация")
     assert "Час разговора" in out.replies[0].text and "2 500 ₽" in out.replies[0].text
-    assert "1 час" in out.replies[0].text and chat.state == h.State.SVC_TASK
+    assert "1 час" in out.replies[0].text and chat.state == d.State.SVC_TASK
 
 
 def test_typed_service_title_chooses_it():
     chat = Chat()
     chat.says("Услуги")
     chat.says("консультация")
-    assert chat.state == h.State.SVC_TASK and chat.dialogue.data["service"] == "consulting"
+    assert chat.state == d.State.SVC_TASK and chat.dialogue.data["service"] == "consulting"
 
 
 def test_paging_within_vk_limits():
@@ -147,7 +149,7 @@ def test_attachments_are_noted_and_text_may_be_empty():
     chat.says("Услуги")
     chat.presses("Дизайн логотипа")
     chat.says("", attachments=("photo", "doc", "photo"))
-    assert chat.state == h.State.SVC_DEADLINE
+    assert chat.state == d.State.SVC_DEADLINE
     assert chat.dialogue.data["attachments"] == ["photo", "doc", "photo"] and chat.dialogue.data["task"] == ""
 
 
@@ -156,7 +158,7 @@ def test_long_task_is_capped():
     chat.says("Услуги")
     chat.presses("Дизайн логотипа")
     chat.says("я" * 10_000)
-    assert len(chat.dialogue.data["task"]) == h.MAX_TASK
+    assert len(chat.dialogue.data["task"]) == services.MAX_TASK
 
 
 # --- Deadlines and phones -------------------------------------------------------------------
@@ -170,7 +172,7 @@ def test_deadline_typed(typed, stored):
     chat.presses("Консультация")
     chat.says("вопрос")
     chat.says(typed)
-    assert chat.state == h.State.SVC_CONTACT and chat.dialogue.data["deadline"] == stored
+    assert chat.state == d.State.SVC_CONTACT and chat.dialogue.data["deadline"] == stored
 
 
 @pytest.mark.parametrize("typed, hint", [
@@ -183,25 +185,25 @@ def test_past_impossible_and_far_dates_are_refused_kindly(typed, hint):
     chat.presses("Консультация")
     chat.says("вопрос")
     out = chat.says(typed)
-    assert out.replies[0].text == hint and chat.state == h.State.SVC_DEADLINE
+    assert out.replies[0].text == hint and chat.state == d.State.SVC_DEADLINE
     assert msg.BTN_ASAP in labels(out.replies[0])
 
 
 @pytest.mark.parametrize("typed", ["+7 (912) 345-67-89", "8 912 345 67 89", "9123456789", "79123456789",
                                    "+7-912-345-67-89", "8(912)3456789"])
 def test_phone_normalised(typed):
-    assert h.normalize_phone(typed) == "+79123456789"
+    assert services.normalize_phone(typed) == "+79123456789"
 
 
 @pytest.mark.parametrize("typed", ["12345", "+1 912 345 67 89", "8 912 345 67 8", "8 912 345 67 890", "телефон",
                                    "0123456789", "+8 912 345 67 89", ""])
 def test_bad_phone_refused(typed):
-    assert h.normalize_phone(typed) is None
+    assert services.normalize_phone(typed) is None
 
 
 def test_landline_with_an_8xx_code_needs_its_prefix():
-    assert h.normalize_phone("8 812 123-45-67") == "+78121234567"
-    assert h.normalize_phone("812 123-45-67") is None  # ambiguous without +7/8
+    assert services.normalize_phone("8 812 123-45-67") == "+78121234567"
+    assert services.normalize_phone("812 123-45-67") is None  # ambiguous without +7/8
 
 
 def test_phone_step_refuses_then_accepts():
@@ -211,9 +213,9 @@ def test_phone_step_refuses_then_accepts():
     chat.says("вопрос")
     chat.presses(msg.BTN_ASAP)
     chat.presses(msg.BTN_CONTACT_PHONE)
-    assert chat.says("12-34").replies[0].text == msg.PHONE_INVALID and chat.state == h.State.SVC_PHONE
+    assert chat.says("12-34").replies[0].text == msg.PHONE_INVALID and chat.state == d.State.SVC_PHONE
     chat.says("8 912 345 67 89")
-    assert chat.state == h.State.SVC_CONFIRM and "+79123456789" in chat.text
+    assert chat.state == d.State.SVC_CONFIRM and "+79123456789" in chat.text
 
 
 def test_phone_typed_at_the_contact_step():
@@ -224,35 +226,35 @@ def test_phone_typed_at_the_contact_step():
     chat.presses(msg.BTN_ASAP)
     assert chat.says("8 912 345").replies[0].text == msg.PHONE_INVALID
     chat.says("+7 912 345-67-89")
-    assert chat.state == h.State.SVC_CONFIRM and chat.dialogue.data["contact"] == "+79123456789"
+    assert chat.state == d.State.SVC_CONFIRM and chat.dialogue.data["contact"] == "+79123456789"
 
 
 # --- Back, Edit, Keep, Cancel ----------------------------------------------------------------------
-def walk_to(state: h.State) -> Chat:
+def walk_to(state: d.State) -> Chat:
     chat = Chat()
     steps = {
-        h.State.SVC_CHOOSE: lambda: chat.says("Услуги"),
-        h.State.SVC_TASK: lambda: chat.presses("Консультация"),
-        h.State.SVC_DEADLINE: lambda: chat.says("вопрос"),
-        h.State.SVC_CONTACT: lambda: chat.presses(msg.BTN_ASAP),
-        h.State.SVC_PHONE: lambda: chat.presses(msg.BTN_CONTACT_PHONE),
+        d.State.SVC_CHOOSE: lambda: chat.says("Услуги"),
+        d.State.SVC_TASK: lambda: chat.presses("Консультация"),
+        d.State.SVC_DEADLINE: lambda: chat.says("вопрос"),
+        d.State.SVC_CONTACT: lambda: chat.presses(msg.BTN_ASAP),
+        d.State.SVC_PHONE: lambda: chat.presses(msg.BTN_CONTACT_PHONE),
     }
     for step_state, step in steps.items():
         step()
         if step_state == state:
             return chat
     chat.says("+79123456789")
-    if state == h.State.SVC_EDIT:
+    if state == d.State.SVC_EDIT:
         chat.presses(msg.BTN_EDIT)
     assert chat.state == state
     return chat
 
 
 @pytest.mark.parametrize("state, previous", [
-    (h.State.SVC_CHOOSE, h.State.MENU), (h.State.SVC_TASK, h.State.SVC_CHOOSE),
-    (h.State.SVC_DEADLINE, h.State.SVC_TASK), (h.State.SVC_CONTACT, h.State.SVC_DEADLINE),
-    (h.State.SVC_PHONE, h.State.SVC_CONTACT), (h.State.SVC_CONFIRM, h.State.SVC_CONTACT),
-    (h.State.SVC_EDIT, h.State.SVC_CONFIRM),
+    (d.State.SVC_CHOOSE, d.State.MENU), (d.State.SVC_TASK, d.State.SVC_CHOOSE),
+    (d.State.SVC_DEADLINE, d.State.SVC_TASK), (d.State.SVC_CONTACT, d.State.SVC_DEADLINE),
+    (d.State.SVC_PHONE, d.State.SVC_CONTACT), (d.State.SVC_CONFIRM, d.State.SVC_CONTACT),
+    (d.State.SVC_EDIT, d.State.SVC_CONFIRM),
 ])
 @pytest.mark.parametrize("how", ["button", "typed"])
 def test_back_goes_to_the_previous_step_keeping_the_answers(state, previous, how):
@@ -260,24 +262,24 @@ def test_back_goes_to_the_previous_step_keeping_the_answers(state, previous, how
     data = dict(chat.dialogue.data)
     out = chat.presses(msg.BTN_BACK) if how == "button" else chat.says("Назад")
     assert chat.state == previous
-    if previous != h.State.MENU:
+    if previous != d.State.MENU:
         assert chat.dialogue.data == data and msg.BTN_CANCEL in labels(out.replies[0])
 
 
 def test_coming_back_offers_to_keep_the_answer():
-    chat = walk_to(h.State.SVC_CONTACT)
+    chat = walk_to(d.State.SVC_CONTACT)
     out = chat.presses(msg.BTN_BACK)
     assert msg.BTN_KEEP in labels(out.replies[0]) and "Сейчас указано: как можно скорее" in out.replies[0].text
     chat.presses(msg.BTN_BACK)
     assert "Сейчас указано: вопрос" in chat.text
     chat.presses(msg.BTN_KEEP)
     chat.presses(msg.BTN_KEEP)
-    assert chat.state == h.State.SVC_CONTACT
+    assert chat.state == d.State.SVC_CONTACT
 
 
 def test_keep_where_nothing_was_given_is_a_catch_all():
-    chat = walk_to(h.State.SVC_TASK)
-    assert chat.says("", {"cmd": msg.CMD_KEEP}).replies[0].text == msg.HINT_TASK and chat.state == h.State.SVC_TASK
+    chat = walk_to(d.State.SVC_TASK)
+    assert chat.says("", {"cmd": msg.CMD_KEEP}).replies[0].text == msg.HINT_TASK and chat.state == d.State.SVC_TASK
 
 
 @pytest.mark.parametrize("field_label, step_input, check", [
@@ -287,45 +289,45 @@ def test_keep_where_nothing_was_given_is_a_catch_all():
     (msg.BTN_FIELD_CONTACT, ("press", msg.BTN_CONTACT_VK), lambda d: d["contact"] == "vk"),
 ])
 def test_edit_a_field_returns_to_the_summary(field_label, step_input, check):
-    chat = walk_to(h.State.SVC_EDIT)
+    chat = walk_to(d.State.SVC_EDIT)
     chat.presses(field_label)
     kind, value = step_input
     chat.presses(value) if kind == "press" else chat.says(value)
-    assert chat.state == h.State.SVC_CONFIRM and check(chat.dialogue.data) and "editing" not in chat.dialogue.data
+    assert chat.state == d.State.SVC_CONFIRM and check(chat.dialogue.data) and "editing" not in chat.dialogue.data
 
 
 def test_edit_contact_to_a_phone_goes_through_the_phone_step():
-    chat = walk_to(h.State.SVC_EDIT)
+    chat = walk_to(d.State.SVC_EDIT)
     chat.presses(msg.BTN_FIELD_CONTACT)
     chat.presses(msg.BTN_CONTACT_PHONE)
     chat.says("8 900 111 22 33")
-    assert chat.state == h.State.SVC_CONFIRM and chat.dialogue.data["contact"] == "+79001112233"
+    assert chat.state == d.State.SVC_CONFIRM and chat.dialogue.data["contact"] == "+79001112233"
 
 
 def test_back_from_a_field_being_edited_returns_to_the_fields():
-    chat = walk_to(h.State.SVC_EDIT)
+    chat = walk_to(d.State.SVC_EDIT)
     chat.presses(msg.BTN_FIELD_DEADLINE)
     chat.presses(msg.BTN_BACK)
-    assert chat.state == h.State.SVC_EDIT and "editing" not in chat.dialogue.data
+    assert chat.state == d.State.SVC_EDIT and "editing" not in chat.dialogue.data
     chat.presses(msg.BTN_BACK)
-    assert chat.state == h.State.SVC_CONFIRM
+    assert chat.state == d.State.SVC_CONFIRM
 
 
-SERVICE_STATES = [s for s in h.State if s.name.startswith("SVC_")]
+SERVICE_STATES = [s for s in d.State if s.name.startswith("SVC_")]
 
 
 @pytest.mark.parametrize("state", SERVICE_STATES)
 def test_cancel_and_menu_work_from_every_step(state):
     chat = walk_to(state)
-    assert chat.says("Отмена").replies[0].text == msg.CANCELLED and chat.state == h.State.MENU
+    assert chat.says("Отмена").replies[0].text == msg.CANCELLED and chat.state == d.State.MENU
     chat = walk_to(state)
     assert chat.says("Меню").replies[0].text == msg.MENU and chat.dialogue.data == {}
 
 
 def test_a_greeting_mid_order_continues_where_it_was():
-    chat = walk_to(h.State.SVC_DEADLINE)
+    chat = walk_to(d.State.SVC_DEADLINE)
     out = chat.says("Привет")
-    assert out.replies[0].text.startswith(msg.WELCOME_BACK) and chat.state == h.State.SVC_DEADLINE
+    assert out.replies[0].text.startswith(msg.WELCOME_BACK) and chat.state == d.State.SVC_DEADLINE
     assert chat.dialogue.data["task"] == "вопрос"
 
 
@@ -336,12 +338,12 @@ STRAY = {"cmd": msg.CMD_SERVICE, "k": "consulting"}
 @pytest.mark.parametrize("state, kind", [
     (state, kind) for state in SERVICE_STATES
     for kind in ("sticker", "text", "stray_button", "garbage_payload", "malformed")
-    if not (state == h.State.SVC_TASK and kind == "text")  # free text is the answer there
+    if not (state == d.State.SVC_TASK and kind == "text")  # free text is the answer there
 ])
 def test_every_step_reasks_politely_and_keeps_its_place(state, kind):
     chat = walk_to(state)
     before = (chat.state, dict(chat.dialogue.data))
-    stray = {"cmd": msg.CMD_DEADLINE, "v": "asap"} if state == h.State.SVC_CHOOSE else STRAY
+    stray = {"cmd": msg.CMD_DEADLINE, "v": "asap"} if state == d.State.SVC_CHOOSE else STRAY
     event = {
         "sticker": dict(attachments=("sticker",)),
         "text": dict(text="абырвалг"),
@@ -352,7 +354,7 @@ def test_every_step_reasks_politely_and_keeps_its_place(state, kind):
     out = chat.says(**event)
     assert (chat.state, dict(chat.dialogue.data)) == before
     assert len(out.replies) == 1 and out.effects == ()
-    assert out.replies[0].text in (h.HINTS[state], msg.SERVICE_UNAVAILABLE, msg.PHONE_INVALID)
+    assert out.replies[0].text in (h.FLOW[state].hint, msg.SERVICE_UNAVAILABLE, msg.PHONE_INVALID)
     assert msg.BTN_CANCEL in labels(out.replies[0])
 
 
@@ -361,33 +363,33 @@ def test_send_with_a_service_gone_meanwhile_goes_back_to_the_list():
     chat = at_summary(Chat(view))
     view.all_services = [replace(s, active=False) if s.key == "logo" else s for s in SERVICES]
     out = chat.presses(msg.BTN_SEND)
-    assert out.effects == () and chat.state == h.State.SVC_CHOOSE
+    assert out.effects == () and chat.state == d.State.SVC_CHOOSE
     assert out.replies[0].text.startswith(msg.SERVICE_UNAVAILABLE)
 
 
 def test_send_with_an_incomplete_draft_asks_for_what_is_missing():
     chat = Chat()
-    chat.dialogue = h.Dialogue(h.State.SVC_CONFIRM, {"service": "logo", "task": "x"})
+    chat.dialogue = d.Conversation(d.State.SVC_CONFIRM, {"service": "logo", "task": "x"})
     chat.out = chat.says("Отправить")
-    assert chat.state == h.State.SVC_DEADLINE and chat.out.effects == ()
+    assert chat.state == d.State.SVC_DEADLINE and chat.out.effects == ()
 
 
 # --- The manager's decision --------------------------------------------------------------------
 def press(payload, user_id=MANAGER):
-    return h.Incoming(kind="callback", event_id="e", user_id=user_id, peer_id=user_id, payload=payload,
+    return d.Incoming(kind="callback", event_id="e", user_id=user_id, peer_id=user_id, payload=payload,
                       callback_id="cb", cmid=5)
 
 
 def ctx_with(*orders):
-    return h.Context(manager_ids=frozenset({MANAGER, OTHER_MANAGER}), scenarios=("services",), now=NOW, tz=MSK,
+    return d.Context(manager_ids=frozenset({MANAGER, OTHER_MANAGER}), scenarios=("services",), now=NOW, tz=MSK,
                      view=FakeView(orders=orders))
 
 
 def test_manager_press_becomes_a_decide_effect():
-    out = h.dispatch(press({"cmd": "decide", "o": 17, "d": "ok"}), h.Dialogue(), ctx_with(order()))
-    assert out.effects == (h.Decide(17, MANAGER, True),) and out.replies == ()
-    out = h.dispatch(press({"cmd": "decide", "o": 17, "d": "no"}), h.Dialogue(), ctx_with(order()))
-    assert out.effects == (h.Decide(17, MANAGER, False),)
+    out = h.dispatch(press({"cmd": "decide", "o": 17, "d": "ok"}), d.Conversation(), ctx_with(order()))
+    assert out.effects == (d.Decide(17, MANAGER, True),) and out.replies == ()
+    out = h.dispatch(press({"cmd": "decide", "o": 17, "d": "no"}), d.Conversation(), ctx_with(order()))
+    assert out.effects == (d.Decide(17, MANAGER, False),)
 
 
 @pytest.mark.parametrize("payload, user", [
@@ -404,25 +406,25 @@ def test_manager_press_becomes_a_decide_effect():
     (None, MANAGER),
 ])
 def test_forged_or_garbage_press_changes_nothing_is_logged_and_answered_neutrally(payload, user):
-    out = h.dispatch(press(payload, user), h.Dialogue(), ctx_with(order()))
+    out = h.dispatch(press(payload, user), d.Conversation(), ctx_with(order()))
     assert [r.kind for r in out.replies] == ["answer"] and out.replies[0].text == msg.SNACKBAR_OUTDATED
-    assert [type(e) for e in out.effects] == [h.Warn] and str(user) in out.effects[0].text
+    assert [type(e) for e in out.effects] == [d.Warn] and str(user) in out.effects[0].text
     assert out.state is None
 
 
 def test_callback_payload_forged_into_a_message_is_logged_and_ignored():
     chat = Chat(FakeView(orders=[order()]))
     out = chat.says("Подтвердить", {"cmd": "decide", "o": 17, "d": "ok"})
-    assert out.replies[0].text == msg.NOT_UNDERSTOOD and [type(e) for e in out.effects] == [h.Warn]
+    assert out.replies[0].text == msg.NOT_UNDERSTOOD and [type(e) for e in out.effects] == [d.Warn]
 
 
 def change(status, decided_by=MANAGER, changed=True, **kw):
     info = order(status=status, decided_by=decided_by, decided_at=NOW + timedelta(minutes=2), **kw)
-    return h.OrderChange(changed, info, {MANAGER: 7, OTHER_MANAGER: 9})
+    return d.OrderChange(changed, info, {MANAGER: 7, OTHER_MANAGER: 9})
 
 
 def test_confirm_follow_up_edits_every_card_and_tells_the_customer():
-    out = h.after(h.Decide(17, MANAGER, True), change(h.Status.CONFIRMED), press({}), ctx_with())
+    out = h.follow_up(d.Decide(17, MANAGER, True), change(d.Status.CONFIRMED), press({}), ctx_with())
     answer, *edits, customer = out.replies
     assert answer.kind == "answer" and "подтверждён" in answer.text
     assert [(e.kind, e.peer_id, e.cmid, e.keyboard) for e in edits] == [("edit", MANAGER, 7, None),
@@ -433,50 +435,50 @@ def test_confirm_follow_up_edits_every_card_and_tells_the_customer():
 
 
 def test_reject_follow_up_asks_the_manager_for_a_reason():
-    out = h.after(h.Decide(17, MANAGER, False), change(h.Status.REJECTED), press({}), ctx_with())
+    out = h.follow_up(d.Decide(17, MANAGER, False), change(d.Status.REJECTED), press({}), ctx_with())
     assert "❌ Отклонил" in out.replies[1].text
     assert out.replies[3].peer_id == CUSTOMER and "не можем" in out.replies[3].text
-    assert out.state == h.State.MGR_REASON and out.data == {"order": 17}
+    assert out.state == d.State.MGR_REASON and out.data == {"order": 17}
     assert labels(out.replies[-1]) == [msg.BTN_NO_REASON]
 
 
 @pytest.mark.parametrize("status, decided_by, expected", [
-    (h.Status.CONFIRMED, OTHER_MANAGER, "Заказ №17 уже подтверждён: менеджер id201"),
-    (h.Status.REJECTED, MANAGER, "Вы уже отклонили заказ №17"),
-    (h.Status.CANCELLED, None, "Клиент уже отменил заказ №17"),
+    (d.Status.CONFIRMED, OTHER_MANAGER, "Заказ №17 уже подтверждён: менеджер id201"),
+    (d.Status.REJECTED, MANAGER, "Вы уже отклонили заказ №17"),
+    (d.Status.CANCELLED, None, "Клиент уже отменил заказ №17"),
 ])
 def test_a_press_too_late_says_why(status, decided_by, expected):
-    out = h.after(h.Decide(17, MANAGER, True), change(status, decided_by, changed=False), press({}), ctx_with())
+    out = h.follow_up(d.Decide(17, MANAGER, True), change(status, decided_by, changed=False), press({}), ctx_with())
     assert [(r.kind, r.text) for r in out.replies] == [("answer", expected)] and out.state is None
 
 
 def test_reason_step():
     manager = Chat(user_id=MANAGER)
-    manager.dialogue = h.Dialogue(h.State.MGR_REASON, {"order": 17})
+    manager.dialogue = d.Conversation(d.State.MGR_REASON, {"order": 17})
     assert manager.says("", attachments=("sticker",)).replies[0].text == msg.HINT_REASON
     out = manager.says("  Нет свободных дизайнеров  ")
-    assert out.effects == (h.SetRejectReason(17, MANAGER, "Нет свободных дизайнеров"),)
-    assert manager.state == h.State.MENU
-    manager.dialogue = h.Dialogue(h.State.MGR_REASON, {"order": 17})
+    assert out.effects == (d.SetRejectReason(17, MANAGER, "Нет свободных дизайнеров"),)
+    assert manager.state == d.State.MENU
+    manager.dialogue = d.Conversation(d.State.MGR_REASON, {"order": 17})
     assert manager.says("", {"cmd": msg.CMD_NO_REASON}).replies[0].text == msg.NO_REASON_OK
-    assert manager.out.effects == () and manager.state == h.State.MENU
-    manager.dialogue = h.Dialogue(h.State.MGR_REASON, {"order": 17})
+    assert manager.out.effects == () and manager.state == d.State.MENU
+    manager.dialogue = d.Conversation(d.State.MGR_REASON, {"order": 17})
     assert manager.says("Без причины").replies[0].text == msg.NO_REASON_OK and manager.out.effects == ()
 
 
 def test_reason_follow_up():
-    done = change(h.Status.REJECTED, reject_reason="Нет дизайнеров")
-    out = h.after(h.SetRejectReason(17, MANAGER, "Нет дизайнеров"), done, press({}), ctx_with())
+    done = change(d.Status.REJECTED, reject_reason="Нет дизайнеров")
+    out = h.follow_up(d.SetRejectReason(17, MANAGER, "Нет дизайнеров"), done, press({}), ctx_with())
     texts = {(r.kind, r.peer_id): r.text for r in out.replies}
     assert texts[("send", CUSTOMER)] == "Комментарий менеджера к заказу №17: Нет дизайнеров"
     assert "Причина: Нет дизайнеров" in texts[("edit", OTHER_MANAGER)]
-    assert out.state == h.State.MENU
+    assert out.state == d.State.MENU
 
 
 def test_cards_go_to_every_manager_and_fit_vk():
     long = order()
-    long = replace(long, details={**long.details, "task": "я" * h.MAX_TASK, "attachments": ["photo", "doc"]})
-    out = h.after(h.CreateOrder("service", long.details), h.OrderChange(True, long), Chat().event(), ctx_with())
+    long = replace(long, details={**long.details, "task": "я" * services.MAX_TASK, "attachments": ["photo", "doc"]})
+    out = h.follow_up(d.CreateOrder("service", long.details), d.OrderChange(True, long), Chat().event(), ctx_with())
     thanks, *cards = out.replies
     assert thanks.peer_id == CUSTOMER and "№17" in thanks.text
     assert [(c.peer_id, c.card_order_id) for c in cards] == [(MANAGER, 17), (OTHER_MANAGER, 17)]
@@ -488,7 +490,7 @@ def test_cards_go_to_every_manager_and_fit_vk():
 
 # --- My orders and cancelling ---------------------------------------------------------------------
 def test_my_orders_lists_and_offers_cancel_for_active_ones():
-    orders = [order(1, status=h.Status.REJECTED), order(2, status=h.Status.CONFIRMED), order(3),
+    orders = [order(1, status=d.Status.REJECTED), order(2, status=d.Status.CONFIRMED), order(3),
               order(4, user_id=999)]
     chat = Chat(FakeView(orders=orders))
     out = chat.says("Мои заказы")
@@ -497,7 +499,7 @@ def test_my_orders_lists_and_offers_cancel_for_active_ones():
     assert labels(out.replies[0]) == ["Отменить №3", "Отменить №2"]
     out = chat.presses("Отменить №2")
     assert out.effects == () and labels(out.replies[0]) == ["Да, отменить №2", msg.BTN_KEEP_ORDER]
-    assert chat.presses("Да, отменить №2").effects == (h.CancelOrder(2, CUSTOMER),)
+    assert chat.presses("Да, отменить №2").effects == (d.CancelOrder(2, CUSTOMER),)
 
 
 @pytest.mark.parametrize("payload, expected", [
@@ -506,13 +508,13 @@ def test_my_orders_lists_and_offers_cancel_for_active_ones():
     ({"cmd": "ocancel", "o": "x"}, msg.ORDER_NOT_FOUND),
 ])
 def test_cancel_refusals(payload, expected):
-    chat = Chat(FakeView(orders=[order(1, status=h.Status.REJECTED), order(4, user_id=999)]))
+    chat = Chat(FakeView(orders=[order(1, status=d.Status.REJECTED), order(4, user_id=999)]))
     out = chat.says("x", payload)
     assert out.replies[0].text == expected and out.effects == ()
 
 
 def test_cancel_follow_up_tells_customer_and_managers():
-    out = h.after(h.CancelOrder(17, CUSTOMER), change(h.Status.CANCELLED), Chat().event(), ctx_with())
+    out = h.follow_up(d.CancelOrder(17, CUSTOMER), change(d.Status.CANCELLED), Chat().event(), ctx_with())
     by_peer = [(r.kind, r.peer_id) for r in out.replies]
     assert by_peer == [("send", CUSTOMER), ("edit", MANAGER), ("edit", OTHER_MANAGER), ("send", MANAGER),
                        ("send", OTHER_MANAGER)]
@@ -526,8 +528,8 @@ def test_my_orders_empty():
 # --- Manager commands -------------------------------------------------------------------------------
 def manager_view():
     yesterday = NOW - timedelta(days=1)
-    return FakeView(orders=[order(1, status=h.Status.CONFIRMED, created_at=yesterday), order(2), order(3),
-                            order(4, status=h.Status.CANCELLED)])
+    return FakeView(orders=[order(1, status=d.Status.CONFIRMED, created_at=yesterday), order(2), order(3),
+                            order(4, status=d.Status.CANCELLED)])
 
 
 def test_manager_commands():
@@ -556,7 +558,7 @@ def test_manager_commands_are_ordinary_text_for_others_and_inside_an_order():
     manager.presses("Консультация")
     manager.says("вопрос")
     manager.says("Сегодня")
-    assert manager.state == h.State.SVC_CONTACT and manager.dialogue.data["deadline"] == "2026-11-23"
+    assert manager.state == d.State.SVC_CONTACT and manager.dialogue.data["deadline"] == "2026-11-23"
 
 
 def test_manager_help_mentions_the_commands():

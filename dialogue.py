@@ -1,0 +1,477 @@
+"""The types every layer shares, at the bottom of the imports: dialogue states, order and
+outbox statuses, the incoming event, replies, the stored conversation, drafts, outcomes,
+effects (what a step asks to store) and what storing them gives back, the order views and
+the context a step reads.
+
+Also the small helpers every step uses: reading a command or an argument from an event, saying
+something, the main menu's keyboard, "today" in the community's time zone. Imports nothing of the
+project but the modules below it (keyboard, messages, catalogue, slots).
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from datetime import date, datetime, timezone, tzinfo
+from enum import StrEnum
+from typing import Any, ClassVar, Literal, Protocol
+from zoneinfo import ZoneInfo
+
+import keyboard as kb
+import messages as msg
+import slots
+from catalogue import Restaurant, Service, TableType
+
+UTC = timezone.utc
+
+
+class State(StrEnum):
+    """Where a person is in the dialogue; stored as its string value."""
+
+    MENU = "menu"
+    # Ordering a service
+    SVC_CHOOSE = "svc_choose"
+    SVC_TASK = "svc_task"
+    SVC_DEADLINE = "svc_deadline"
+    SVC_CONTACT = "svc_contact"
+    SVC_PHONE = "svc_phone"
+    SVC_CONFIRM = "svc_confirm"
+    SVC_EDIT = "svc_edit"
+    # Booking a table
+    BK_PARTY = "bk_party"
+    BK_TYPE = "bk_type"
+    BK_DATE = "bk_date"
+    BK_TIME = "bk_time"
+    BK_NAME = "bk_name"
+    BK_PHONE = "bk_phone"
+    BK_CONFIRM = "bk_confirm"
+    BK_EDIT = "bk_edit"
+    # A manager who rejected an order, asked for the reason
+    MGR_REASON = "mgr_reason"
+
+
+class Status(StrEnum):
+    """An order's status: pending until the first manager decides or the customer cancels."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+
+CANCELLABLE = (Status.PENDING, Status.CONFIRMED)  # what a customer may still cancel
+
+
+class OrderKind(StrEnum):
+    SERVICE = "service"
+    BOOKING = "booking"
+
+
+class OutboxStatus(StrEnum):
+    """A stored reply: waiting to be delivered, delivered, or given up."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class ReplyKind(StrEnum):
+    SEND = "send"  # a new message
+    EDIT = "edit"  # an edit of a sent message (a manager card)
+    ANSWER = "answer"  # a snackbar answering a callback press
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One event from VK, already parsed and validated by vk_functions.parse_event."""
+
+    kind: Literal["message", "callback", "other"]
+    event_id: str
+    user_id: int
+    peer_id: int
+    text: str = ""
+    payload: Mapping | None = None
+    payload_malformed: bool = False
+    attachments: tuple[str, ...] = ()
+    callback_id: str | None = None
+    cmid: int | None = None
+    from_chat: bool = False
+
+
+@dataclass(frozen=True)
+class Reply:
+    """Something to say: a new message, an edit of a sent one, or a snackbar answer."""
+
+    kind: ReplyKind
+    peer_id: int
+    text: str = ""
+    keyboard: str | None = None
+    cmid: int | None = None
+    callback_id: str | None = None
+    card_order_id: int | None = None  # set on a manager's order card
+
+    @classmethod
+    def send(cls, peer_id: int, text: str, keyboard: str | None = None, card_order_id: int | None = None) -> Reply:
+        return cls(ReplyKind.SEND, peer_id, text, keyboard, card_order_id=card_order_id)
+
+    @classmethod
+    def edit(cls, peer_id: int, cmid: int, text: str, keyboard: str | None = None) -> Reply:
+        return cls(ReplyKind.EDIT, peer_id, text, keyboard, cmid=cmid)
+
+    @classmethod
+    def snackbar(cls, event: Incoming, text: str) -> Reply:
+        return cls(ReplyKind.ANSWER, event.peer_id, text[:90], callback_id=event.callback_id)
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """A person's place in the dialogue, as stored: the state and the draft's stored form."""
+
+    state: State = State.MENU
+    data: Mapping = field(default_factory=dict)
+    is_new: bool = False
+
+
+# --- Drafts: typed, frozen, and tolerant when read back from storage ----------------------
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# How a stored value of each declared type is checked; anything else falls back to the default.
+_CHECKS: dict[str, Callable[[Any], bool]] = {
+    "int | None": lambda v: v is None or _is_int(v),
+    "int": _is_int,
+    "str | None": lambda v: v is None or isinstance(v, str),
+    "str": lambda v: isinstance(v, str),
+    "bool": lambda v: isinstance(v, bool),
+}
+
+
+@dataclass(frozen=True)
+class Draft:
+    """The answers a dialogue has collected so far. Stored as a plain JSON object under the
+    fields' names (`stored()`: unset fields, None and False, are left out); read back with
+    `read()`, which keeps each value of the right type and drops the rest, so a draft written by
+    an older version never breaks a step."""
+
+    LISTS: ClassVar[Mapping[str, type]] = {}  # fields stored as JSON lists of str or int
+    MAPPINGS: ClassVar[frozenset[str]] = frozenset()  # fields stored as JSON objects
+
+    @classmethod
+    def read(cls, data: Mapping | None):
+        data = data if isinstance(data, Mapping) else {}
+        values = {}
+        for f in fields(cls):
+            value = data.get(f.name)
+            if value is None:
+                continue
+            if f.name in cls.LISTS:
+                item = cls.LISTS[f.name]
+                if isinstance(value, list) and all(isinstance(v, item) and not isinstance(v, bool) for v in value):
+                    values[f.name] = tuple(value)
+            elif f.name in cls.MAPPINGS:
+                if isinstance(value, Mapping):
+                    values[f.name] = dict(value)
+            elif _CHECKS[str(f.type)](value):
+                values[f.name] = value
+        return cls(**values)
+
+    def stored(self) -> dict:
+        """The JSON object kept in the database."""
+        return {f.name: list(value) if isinstance(value, tuple) else value
+                for f in fields(self) if (value := getattr(self, f.name)) is not None and value is not False}
+
+    def but(self, **changes):
+        """This draft with some answers changed (None forgets one)."""
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class NoDraft(Draft):
+    """The main menu keeps nothing."""
+
+
+@dataclass(frozen=True)
+class ReasonDraft(Draft):
+    """A manager who rejected an order, asked for the reason: which order."""
+
+    order: int | None = None
+
+
+# --- Outcomes ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class Effect:
+    """Something to store beyond the dialogue (an order, a decision)."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a step decided. `state`/`data` None keep the current ones. With `show` the chain
+    draws the screen of `state` (after a line of `before`); with `reask` it repeats the current
+    step's question with the given hint (or the step's own). Effects are stored by the caller,
+    which then asks for each one's follow-up."""
+
+    replies: tuple[Reply, ...] = ()
+    state: State | None = None
+    data: Mapping | Draft | None = None
+    effects: tuple[Effect, ...] = ()
+    show: bool = False
+    before: str = ""
+    reask: str | None = None
+
+    def then(self, other: Outcome) -> Outcome:
+        """This outcome followed by another (a follow-up): replies and effects add up, the later
+        state and data win, and what the other still asks to be drawn is kept. This one must be
+        drawn already (handlers.draw), so that its replies come first."""
+        if self.show or self.reask is not None:
+            raise ValueError("draw an outcome before adding another to it")
+        return replace(
+            other,
+            replies=self.replies + other.replies,
+            state=other.state if other.state is not None else self.state,
+            data=other.data if other.data is not None else self.data,
+            effects=self.effects + other.effects,
+        )
+
+    def stored_data(self) -> dict | None:
+        if self.data is None:
+            return None
+        return self.data.stored() if isinstance(self.data, Draft) else dict(self.data)
+
+
+def go(state: State, draft: Draft | Mapping | None = None, before: str = "") -> Outcome:
+    """Go to `state` with this draft; the chain shows its screen (after `before`, if any)."""
+    return Outcome(state=state, data=draft if draft is not None else NoDraft(), show=True, before=before)
+
+
+def stay(hint: str = "") -> Outcome:
+    """Stay on this step and ask again, with `hint` (or the step's own hint) and its keyboard."""
+    return Outcome(reask=hint)
+
+
+def to_menu(text: str) -> Outcome:
+    """Back to the main menu with `text`, forgetting any half-finished dialogue."""
+    return go(State.MENU, NoDraft(), before=text)
+
+
+# --- Effects and what storing them gives back ------------------------------------------
+@dataclass(frozen=True)
+class CreateOrder(Effect):
+    kind: OrderKind
+    details: Mapping
+
+
+@dataclass(frozen=True)
+class Decide(Effect):
+    order_id: int
+    manager_id: int
+    confirm: bool
+
+
+@dataclass(frozen=True)
+class CancelOrder(Effect):
+    order_id: int
+    user_id: int
+
+
+@dataclass(frozen=True)
+class SetRejectReason(Effect):
+    order_id: int
+    manager_id: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Warn(Effect):
+    """A line for the log (steps do not log): a forged or malformed press."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class BookTable(Effect):
+    """Book the smallest free table of a type for a party: atomic, refused by the database on overlap."""
+
+    start: datetime
+    end: datetime
+    party: int
+    type_key: str
+    name: str
+    phone: str
+    details: Mapping  # the order's details; the store adds the table's label
+    draft: Mapping  # the dialogue's stored draft, to go back to when the time was just taken
+
+
+@dataclass(frozen=True)
+class OrderInfo:
+    """An order as the steps see it (db_functions turns rows into these)."""
+
+    id: int
+    user_id: int
+    kind: str
+    status: Status
+    details: Mapping
+    created_at: datetime
+    decided_by: int | None = None
+    decided_at: datetime | None = None
+    reject_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class OrderChange:
+    """What storing an order effect gave: whether it changed the order (False: a manager or the
+    customer got there first), the order as it is now, and each manager's delivered card."""
+
+    changed: bool
+    order: OrderInfo | None
+    cards: Mapping[int, int] = field(default_factory=dict)  # manager id -> card's cmid
+
+
+@dataclass(frozen=True)
+class Booked:
+    """What storing BookTable gave: the new order, or None when no table was free any more."""
+
+    change: OrderChange | None
+
+
+@dataclass(frozen=True)
+class SavedContact:
+    """The name and phone a customer booked with last time."""
+
+    name: str
+    phone: str
+
+
+@dataclass(frozen=True)
+class BookingInfo:
+    """A table held for an order, as the manager's "today" list shows it."""
+
+    order_id: int
+    status: Status
+    starts_at: datetime
+    ends_at: datetime
+    party: int
+    table: str
+    name: str
+    phone: str
+
+
+# --- What a step may read -----------------------------------------------------------
+class View(Protocol):
+    """What the steps may read from the database (db_functions.SessionView; faked in tests)."""
+
+    def services(self) -> Sequence[Service]: ...  # active ones, in menu order
+    def service(self, key: str) -> Service | None: ...  # active or not
+    def orders_of(self, user_id: int, limit: int = 10) -> Sequence[OrderInfo]: ...  # newest first
+    def order(self, order_id: int) -> OrderInfo | None: ...
+    def pending_orders(self, limit: int = 20) -> Sequence[OrderInfo]: ...  # oldest first
+    def orders_between(self, start: datetime, end: datetime, limit: int = 50) -> Sequence[OrderInfo]: ...
+    def status_counts(self) -> Mapping[str, int]: ...
+    # Table booking
+    def restaurant(self) -> Restaurant | None: ...
+    def table_types(self) -> Sequence[TableType]: ...  # active ones, in screen order
+    def tables(self) -> Sequence[slots.Table]: ...  # active ones
+    def busy(self, start: datetime, end: datetime) -> Sequence[slots.Busy]: ...  # active bookings overlapping
+    def contact(self, user_id: int) -> SavedContact | None: ...
+    def bookings_between(self, start: datetime, end: datetime, limit: int = 50) -> Sequence[BookingInfo]: ...
+
+
+class EmptyView:
+    """A view of an empty database: the default, so a Context can be built without one."""
+
+    def services(self): return ()
+    def service(self, key): return None
+    def orders_of(self, user_id, limit=10): return ()
+    def order(self, order_id): return None
+    def pending_orders(self, limit=20): return ()
+    def orders_between(self, start, end, limit=50): return ()
+    def status_counts(self): return {}
+    def restaurant(self): return None
+    def table_types(self): return ()
+    def tables(self): return ()
+    def busy(self, start, end): return ()
+    def contact(self, user_id): return None
+    def bookings_between(self, start, end, limit=50): return ()
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a step may read besides the event and the conversation. Nothing is cached in it:
+    a scenario that works something out once per event (the café's free times) builds that
+    object itself and passes it along."""
+
+    manager_ids: frozenset[int]
+    scenarios: tuple[str, ...] = ()
+    now: datetime = field(default_factory=_utcnow)  # aware, UTC
+    tz: tzinfo = ZoneInfo("Europe/Moscow")  # the TIMEZONE setting: what "today" means
+    view: View = field(default_factory=EmptyView)
+    floor: Any = None  # booking.Floor: the café as this event sees it; the chain opens it once per event
+
+
+# --- Reading an event -------------------------------------------------------------------
+def normalized(text: str) -> str:
+    return re.sub(r"[\s!.?,)(]+", " ", text.lower()).strip()
+
+
+def command_of(event: Incoming) -> str | None:
+    """The command an event means: a button's payload, VK's Start button, or a typed word."""
+    payload = event.payload or {}
+    if isinstance(payload.get("cmd"), str):
+        return msg.LEGACY_COMMANDS.get(payload["cmd"], payload["cmd"])
+    if payload.get("command") == "start":  # VK's own "Начать" button
+        return msg.CMD_START
+    return msg.TYPED_COMMANDS.get(normalized(event.text))
+
+
+def arg(event: Incoming, name: str):
+    return (event.payload or {}).get(name)
+
+
+def str_arg(event: Incoming, name: str) -> str | None:
+    value = arg(event, name)
+    return value if isinstance(value, str) else None
+
+
+def int_arg(event: Incoming, name: str) -> int | None:
+    value = arg(event, name)
+    return value if _is_int(value) and value >= 0 else None
+
+
+def is_stray(event: Incoming) -> bool:
+    """A button from another step (or a forged payload) where typed input is expected."""
+    return event.payload is not None or event.payload_malformed
+
+
+# --- Saying things ------------------------------------------------------------------------
+def say(event: Incoming, text: str, keyboard: str | None = None) -> Reply:
+    return Reply.send(event.peer_id, text, keyboard)
+
+
+def menu_keyboard(ctx: Context, user_id: int | None = None) -> str:
+    """The main menu for the enabled scenarios; a manager also gets their commands."""
+    return kb.customer_menu(services="services" in ctx.scenarios, manager=user_id in ctx.manager_ids,
+                            booking="booking" in ctx.scenarios)
+
+
+def menu(event: Incoming, ctx: Context, text: str) -> Outcome:
+    """The main menu, drawn: `text` with the menu's keyboard, and the draft forgotten. Steps say
+    `to_menu(text)` and the chain draws it with this; a follow-up that says more after the menu
+    uses it directly, so that the menu comes first."""
+    return Outcome(replies=(say(event, text, menu_keyboard(ctx, event.user_id)),), state=State.MENU, data={})
+
+
+def not_understood(event: Incoming, ctx: Context) -> Outcome:
+    """Input that means nothing here: a kind hint with the main menu; nothing changes."""
+    return Outcome(replies=(say(event, msg.NOT_UNDERSTOOD, menu_keyboard(ctx, event.user_id)),))
+
+
+def today(ctx: Context) -> date:
+    return ctx.now.astimezone(ctx.tz).date()
+
+
+def local_time(moment: datetime, ctx: Context, fmt: str = "%d.%m.%Y %H:%M") -> str:
+    return moment.astimezone(ctx.tz).strftime(fmt)

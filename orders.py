@@ -1,0 +1,311 @@
+"""Orders once they exist, for both scenarios: the manager's card, Confirm and Reject, the
+reject reason, "My orders" and cancelling, and the managers' lists ("Заявки", "Сегодня",
+"Сводка"). Also the follow-ups of the order effects: what to say once one is stored.
+
+How each kind of order reads (its title, its card lines, its words on a decision) comes from
+its scenario's module, through `KINDS`, the one table of them.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+import booking
+import keyboard as kb
+import messages as msg
+import services
+from dialogue import (CANCELLABLE, UTC, Booked, BookTable, CancelOrder, Context, Conversation, CreateOrder, Decide,
+                      Incoming, OrderChange, OrderInfo, OrderKind, Outcome, ReasonDraft, Reply, SetRejectReason, State,
+                      Status, Warn, arg, command_of, go, int_arg, is_stray, local_time, menu, menu_keyboard, say, stay,
+                      to_menu, today)
+
+MY_ORDERS_LIMIT = 10
+LIST_LIMIT = 20
+MAX_CARD = 4000  # the card before its decision lines; VK refuses messages over 9000 characters (914)
+
+
+def always(details: Mapping, now: datetime) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class KindWords:
+    """How to present one kind of order: its short title, its detail lines, what the customer
+    hears on a decision, and whether it is still ahead (a past booking cannot be cancelled)."""
+
+    title: Callable[[Mapping], str]
+    lines: Callable[[Mapping], list[str]]
+    confirmed: str = msg.CUSTOMER_CONFIRMED
+    rejected: str = msg.CUSTOMER_REJECTED
+    upcoming: Callable[[Mapping, datetime], bool] = always
+
+
+KINDS: dict[str, KindWords] = {
+    OrderKind.SERVICE: KindWords(title=services.order_title, lines=services.order_lines),
+    OrderKind.BOOKING: KindWords(title=booking.order_title, lines=booking.order_lines,
+                                 confirmed=msg.CUSTOMER_BOOKING_CONFIRMED, rejected=msg.CUSTOMER_BOOKING_REJECTED,
+                                 upcoming=booking.upcoming),
+}
+UNKNOWN_KIND = KindWords(title=lambda details: "", lines=lambda details: [])
+
+
+def kind_of(order: OrderInfo) -> KindWords:
+    return KINDS.get(order.kind, UNKNOWN_KIND)
+
+
+def order_title(order: OrderInfo) -> str:
+    return kind_of(order).title(order.details) if order.kind in KINDS else order.kind
+
+
+def may_cancel(order: OrderInfo, ctx: Context) -> bool:
+    return order.status in CANCELLABLE and kind_of(order).upcoming(order.details, ctx.now)
+
+
+def decision_notice(order: OrderInfo) -> str:
+    """What the customer hears when a manager decides, in the words of the order's kind."""
+    kind = kind_of(order)
+    template = kind.confirmed if order.status == Status.CONFIRMED else kind.rejected
+    return template.format(id=order.id, title=order_title(order))
+
+
+def status_text(status: str) -> str:
+    return msg.STATUS_TEXTS.get(status, status)
+
+
+# --- The manager's card ---------------------------------------------------------------
+def decision_lines(order: OrderInfo, ctx: Context) -> list[str]:
+    """The card's footer: who decided and when, the reason, a cancellation."""
+    lines = []
+    if order.decided_by and order.decided_at:
+        template = msg.CARD_REJECTED if order.status == Status.REJECTED else msg.CARD_CONFIRMED
+        lines.append(template.format(manager=order.decided_by, at=local_time(order.decided_at, ctx)))
+    if order.reject_reason:
+        lines.append(msg.CARD_REASON.format(reason=order.reject_reason))
+    if order.status == Status.CANCELLED:
+        lines.append(msg.CARD_CANCELLED)
+    return lines
+
+
+def card_text(order: OrderInfo, ctx: Context) -> str:
+    head = msg.CARD.format(id=order.id, details="\n".join(kind_of(order).lines(order.details)),
+                           user_id=order.user_id, created=local_time(order.created_at, ctx))
+    return "\n\n".join([head[:MAX_CARD], *decision_lines(order, ctx)])  # the decision is never cut off
+
+
+def new_cards(order: OrderInfo, ctx: Context) -> tuple[Reply, ...]:
+    """One card per manager, Confirm and Reject under it; stored with the order."""
+    text, keyboard = card_text(order, ctx), kb.order_card(order.id)
+    return tuple(Reply.send(m, text, keyboard, card_order_id=order.id) for m in sorted(ctx.manager_ids))
+
+
+def card_edits(change: OrderChange, ctx: Context) -> tuple[Reply, ...]:
+    """Every manager's delivered card, edited in place to show the order as it is now."""
+    text = card_text(change.order, ctx)
+    return tuple(Reply.edit(manager, cmid, text) for manager, cmid in sorted(change.cards.items()))
+
+
+# --- The customer's orders: "My orders" and cancelling one -----------------------------
+def order_line(order: OrderInfo, ctx: Context) -> str:
+    return msg.ORDER_LINE.format(id=order.id, title=order_title(order), status=status_text(order.status),
+                                 date=local_time(order.created_at, ctx, "%d.%m.%Y"))
+
+
+def on_orders(event: Incoming, conversation: Conversation, ctx: Context) -> Outcome:
+    orders = ctx.view.orders_of(event.user_id, MY_ORDERS_LIMIT)
+    if not orders:
+        return to_menu(msg.MY_ORDERS_EMPTY)
+    cancellable = [o.id for o in orders if may_cancel(o, ctx)]
+    text = msg.MY_ORDERS.format(lines="\n".join(order_line(o, ctx) for o in orders))
+    if cancellable:
+        text += msg.MY_ORDERS_CAN_CANCEL
+    keyboard = kb.my_orders(cancellable) if cancellable else menu_keyboard(ctx, event.user_id)
+    return Outcome(replies=(say(event, text, keyboard),), state=State.MENU, data={})
+
+
+def cannot_cancel(event: Incoming, order: OrderInfo) -> Outcome:
+    return Outcome(replies=(say(event, msg.CANNOT_CANCEL.format(id=order.id, status=status_text(order.status))),))
+
+
+def on_order_cancel(event: Incoming, conversation: Conversation, ctx: Context) -> Outcome:
+    """Cancel one of my orders: asks "sure?" first; the cancellation itself is atomic (CancelOrder)."""
+    order_id = int_arg(event, msg.ARG_ORDER)
+    order = ctx.view.order(order_id) if order_id is not None else None
+    if order is None or order.user_id != event.user_id:
+        return Outcome(replies=(say(event, msg.ORDER_NOT_FOUND),))
+    if order.status not in CANCELLABLE:
+        return cannot_cancel(event, order)
+    if not may_cancel(order, ctx):
+        return Outcome(replies=(say(event, msg.CANNOT_CANCEL_PAST.format(id=order.id)),))
+    if arg(event, msg.ARG_SURE) != 1:
+        question = msg.ASK_CANCEL_ORDER.format(id=order.id, title=order_title(order))
+        return Outcome(replies=(say(event, question, kb.confirm_cancel(order.id)),))
+    return Outcome(effects=(CancelOrder(order.id, event.user_id),))
+
+
+# --- The manager's Confirm and Reject (callback buttons on the card) --------------------
+def refuse(event: Incoming, why: str) -> Outcome:
+    """A press that must change nothing: a neutral snackbar, and a line in the log."""
+    note = f"refused press from user {event.user_id}: {why}; payload={dict(event.payload or {})!r}"
+    return Outcome(replies=(Reply.snackbar(event, msg.SNACKBAR_OUTDATED),), effects=(Warn(note),))
+
+
+def on_decide(event: Incoming, conversation: Conversation, ctx: Context) -> Outcome:
+    if event.user_id not in ctx.manager_ids:
+        return refuse(event, "not a manager")
+    order_id, decision = int_arg(event, msg.ARG_ORDER), arg(event, msg.ARG_DECISION)
+    if order_id is None or decision not in (msg.DECISION_CONFIRM, msg.DECISION_REJECT):
+        return refuse(event, "malformed decision")
+    if ctx.view.order(order_id) is None:
+        return refuse(event, "no such order")
+    return Outcome(effects=(Decide(order_id, event.user_id, decision == msg.DECISION_CONFIRM),))
+
+
+def on_unknown_callback(event: Incoming, conversation: Conversation, ctx: Context) -> Outcome:
+    return refuse(event, "unknown callback")
+
+
+# After a rejection the manager may give a reason (MGR_REASON), which the customer sees.
+def step_mgr_reason(event: Incoming, draft: ReasonDraft, ctx: Context) -> Outcome:
+    if command_of(event) == msg.CMD_NO_REASON:
+        return to_menu(msg.NO_REASON_OK)
+    reason = event.text.strip()
+    if is_stray(event) or not reason:
+        return stay()
+    if draft.order is None:
+        return to_menu(msg.MENU)
+    return Outcome(state=State.MENU, data={}, effects=(SetRejectReason(draft.order, event.user_id, reason[:1000]),))
+
+
+def screen_mgr_reason(draft: ReasonDraft, ctx: Context) -> tuple[str, str]:
+    return msg.ASK_REASON.format(id=draft.order if draft.order is not None else ""), kb.reject_reason()
+
+
+# --- The manager's text commands: "Заявки", "Сегодня", "Сводка" --------------------------
+def manager_says(event: Incoming, ctx: Context, text: str) -> Outcome:
+    return Outcome(replies=(say(event, text, menu_keyboard(ctx, event.user_id)),))
+
+
+def manager_lines(orders: Sequence[OrderInfo], ctx: Context, total: int) -> str:
+    lines = [msg.MANAGER_ORDER_LINE.format(id=o.id, title=order_title(o), time=local_time(o.created_at, ctx),
+                                           status=status_text(o.status), user_id=o.user_id)
+             for o in orders[:LIST_LIMIT]]
+    more = total - len(lines)
+    return "\n".join(lines) + (msg.LIST_MORE.format(count=more) if more > 0 else "")
+
+
+def on_pending(event: Incoming, conversation: Conversation, ctx: Context) -> Outcome:
+    orders = ctx.view.pending_orders(LIST_LIMIT)
+    if not orders:
+        return manager_says(event, ctx, msg.PENDING_EMPTY)
+    total = ctx.view.status_counts().get(Status.PENDING, len(orders))
+    return manager_says(event, ctx, msg.PENDING_LIST.format(count=total, lines=manager_lines(orders, ctx, total)))
+
+
+def day_bounds(ctx: Context) -> tuple[datetime, datetime]:
+    """Today in TIMEZONE, as a [start, end) range in UTC."""
+    day = today(ctx)
+    start = datetime.combine(day, time.min, ctx.tz)
+    end = datetime.combine(day + timedelta(days=1), time.min, ctx.tz)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def on_today(event: Incoming, conversation: Conversation, ctx: Context) -> Outcome:
+    """Today's bookings in time order (when booking is on), then the orders placed today."""
+    bookings = today_bookings(ctx)
+    orders = [o for o in ctx.view.orders_between(*day_bounds(ctx), limit=LIST_LIMIT + 1)
+              if o.kind != OrderKind.BOOKING]
+    if not orders and not bookings:
+        return manager_says(event, ctx, msg.TODAY_EMPTY)
+    parts = [bookings] if bookings else []
+    if orders:
+        count = f"{LIST_LIMIT}+" if len(orders) > LIST_LIMIT else str(len(orders))
+        parts.append(msg.TODAY_LIST.format(count=count, lines=manager_lines(orders, ctx, len(orders))))
+    return manager_says(event, ctx, "\n\n".join(parts))
+
+
+def today_bookings(ctx: Context) -> str:
+    if "booking" not in ctx.scenarios:
+        return ""
+    bookings = ctx.view.bookings_between(*day_bounds(ctx), limit=LIST_LIMIT + 1)
+    lines = [msg.TODAY_BOOKING_LINE.format(start=local_time(b.starts_at, ctx, "%H:%M"), table=b.table,
+                                           end=local_time(b.ends_at, ctx, "%H:%M"), party=b.party, name=b.name,
+                                           phone=b.phone, id=b.order_id, status=status_text(b.status))
+             for b in bookings[:LIST_LIMIT]]
+    more = msg.LIST_MORE.format(count=len(bookings) - LIST_LIMIT) if len(bookings) > LIST_LIMIT else ""
+    return msg.TODAY_BOOKINGS.format(count=len(lines), lines="\n".join(lines) + more) if lines else ""
+
+
+def on_stats(event: Incoming, conversation: Conversation, ctx: Context) -> Outcome:
+    counts = ctx.view.status_counts()
+    lines = "\n".join(msg.STATS_LINE.format(name=name, count=counts.get(status, 0))
+                      for status, name in msg.STATS_NAMES.items())
+    return manager_says(event, ctx, msg.STATS.format(lines=lines))
+
+
+def manager_may_command(event: Incoming, conversation: Conversation, ctx: Context) -> bool:
+    # Inside an order of their own a manager's "сегодня" is a deadline, not a command.
+    return event.user_id in ctx.manager_ids and conversation.state in (State.MENU, State.MGR_REASON)
+
+
+# --- Follow-ups: what to say once an order effect is stored -------------------------------
+def after_create(effect: CreateOrder, change: OrderChange, event: Incoming, ctx: Context) -> Outcome:
+    """The customer hears the order's number; every manager gets a card, stored with the order."""
+    thanks = say(event, msg.ORDER_SENT.format(id=change.order.id), menu_keyboard(ctx, event.user_id))
+    return Outcome(replies=(thanks, *new_cards(change.order, ctx)))
+
+
+def after_book(effect: BookTable, booked: Booked, event: Incoming, ctx: Context) -> Outcome:
+    """Booked: managers get cards and the customer hears the number and the table. Taken
+    meanwhile: the nearest free times, with the rest of the draft kept."""
+    if booked.change is None:
+        return booking.table_taken(ctx, effect.draft)
+    order = booked.change.order
+    thanks = msg.BOOKING_SENT.format(id=order.id, table=order.details.get("table", ""))
+    return menu(event, ctx, thanks).then(Outcome(replies=new_cards(order, ctx)))
+
+
+def too_late(order: OrderInfo, manager_id: int) -> str:
+    """Why a press changed nothing: the customer cancelled, or a manager decided first."""
+    if order.status == Status.CANCELLED:
+        return msg.SNACK_CANCELLED_BY_CUSTOMER.format(id=order.id)
+    if order.decided_by == manager_id:
+        return msg.SNACK_DECIDED_BY_YOU.format(id=order.id, status=msg.DECIDED_WORDS.get(order.status, ""))
+    return msg.SNACK_DECIDED_BY_OTHER.format(id=order.id, status=status_text(order.status), manager=order.decided_by)
+
+
+def after_decide(effect: Decide, change: OrderChange, event: Incoming, ctx: Context) -> Outcome:
+    order = change.order
+    if order is None:
+        return Outcome(replies=(Reply.snackbar(event, msg.SNACKBAR_OUTDATED),))
+    if not change.changed:
+        return Outcome(replies=(Reply.snackbar(event, too_late(order, effect.manager_id)),))
+    snack = msg.SNACK_CONFIRMED if order.status == Status.CONFIRMED else msg.SNACK_REJECTED
+    told = Outcome(replies=(Reply.snackbar(event, snack.format(id=order.id)), *card_edits(change, ctx),
+                            Reply.send(order.user_id, decision_notice(order))))
+    if order.status == Status.REJECTED:
+        return told.then(go(State.MGR_REASON, ReasonDraft(order=order.id)))
+    return told
+
+
+def after_reason(effect: SetRejectReason, change: OrderChange, event: Incoming, ctx: Context) -> Outcome:
+    if not change.changed or change.order is None:
+        return to_menu(msg.REASON_TOO_LATE.format(id=effect.order_id))
+    order = change.order
+    to_customer = Reply.send(order.user_id, msg.CUSTOMER_REASON.format(id=order.id, reason=order.reject_reason))
+    done = menu(event, ctx, msg.REASON_SENT.format(id=order.id))
+    return done.then(Outcome(replies=(to_customer, *card_edits(change, ctx))))
+
+
+def after_cancel(effect: CancelOrder, change: OrderChange, event: Incoming, ctx: Context) -> Outcome:
+    order = change.order
+    if order is None:
+        return Outcome(replies=(say(event, msg.ORDER_NOT_FOUND),))
+    if not change.changed:
+        return cannot_cancel(event, order)
+    notice = msg.MANAGER_CANCEL_NOTICE.format(id=order.id, title=order_title(order), user_id=order.user_id)
+    return Outcome(replies=(
+        say(event, msg.ORDER_CANCELLED.format(id=order.id), menu_keyboard(ctx, event.user_id)),
+        *card_edits(change, ctx),
+        *(Reply.send(m, notice) for m in sorted(ctx.manager_ids)),
+    ))

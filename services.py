@@ -1,0 +1,317 @@
+"""Ordering a service: SVC_CHOOSE → TASK → DEADLINE → CONTACT (→ PHONE) → CONFIRM (⇄ EDIT).
+
+Each step takes the event, the typed draft and the context, and returns where to go
+(`go`), or to stay and ask again (`stay`); the chain (handlers.FLOW) draws the screens
+defined here.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import keyboard as kb
+import messages as msg
+from catalogue import Service
+from dialogue import (Context, Conversation, CreateOrder, Draft, Incoming, OrderKind, Outcome, State, command_of, go,
+                      int_arg, is_stray, normalized, not_understood, stay, str_arg, to_menu, today)
+from slots import parse_day
+
+MAX_TASK = 2000
+MAX_DAYS_AHEAD = 366
+PHONE_JUNK = re.compile(r"[\s\-().]")
+# With +7/7/8 in front any area code; without, only 3xx, 4xx and 9xx, so that an 8-number with a
+# digit missing ("8 912 345 67 8") is refused instead of read as the area code 891.
+PHONE_RE = re.compile(r"(?:\+7|7|8)([3-9]\d{9})|([349]\d{9})")
+
+
+@dataclass(frozen=True)
+class ServiceDraft(Draft):
+    """A service order being put together. `task` "" means attachments only; `contact` is
+    msg.CONTACT_VK or a phone; `deadline` a msg.DEADLINE_TEXTS key or an ISO date."""
+
+    LISTS = {"attachments": str}
+
+    service: str | None = None  # the service's key
+    page: int | None = None  # the service list's page
+    task: str | None = None
+    attachments: tuple[str, ...] | None = None  # attachment types
+    deadline: str | None = None
+    contact: str | None = None
+    editing: bool = False  # a field is being changed from the summary
+
+    def editing_field(self) -> ServiceDraft:
+        return self.but(editing=True)
+
+
+# --- How a service order reads -------------------------------------------------------------
+def price_text(price: int, price_from: bool = False) -> str:
+    amount = f"{int(price):,}".replace(",", " ")
+    return (msg.PRICE_FROM if price_from else msg.PRICE).format(amount=amount)
+
+
+def deadline_text(value) -> str:
+    if value in msg.DEADLINE_TEXTS:
+        return msg.DEADLINE_TEXTS[value]
+    try:
+        return msg.DEADLINE_DATE.format(date=date.fromisoformat(str(value)).strftime("%d.%m.%Y"))
+    except ValueError:
+        return "—"
+
+
+def contact_text(value) -> str:
+    return msg.CONTACT_VK_TEXT if value == msg.CONTACT_VK else msg.CONTACT_PHONE_TEXT.format(phone=value)
+
+
+def attachments_text(kinds: Sequence[str]) -> str:
+    names = [msg.ATTACHMENT_NAMES.get(k, msg.ATTACHMENT_OTHER) for k in kinds]
+    return ", ".join(dict.fromkeys(names)) + (f" ({len(kinds)})" if len(kinds) > 1 else "")
+
+
+def normalize_phone(text: str) -> str | None:
+    """A Russian phone number as +7XXXXXXXXXX, or None: "+7 (912) 345-67-89", "8 912 345 67 89",
+    "9123456789" are all "+79123456789"."""
+    match = PHONE_RE.fullmatch(PHONE_JUNK.sub("", text))
+    return f"+7{match.group(1) or match.group(2)}" if match else None
+
+
+def order_lines(details: Mapping) -> list[str]:
+    """The order's lines on the summary and on the manager's card."""
+    lines = [msg.LINE_SERVICE.format(title=details.get("title", ""),
+                                     price=price_text(details.get("price", 0), details.get("price_from", False))),
+             msg.LINE_TASK.format(task=details.get("task") or msg.NO_TASK_TEXT)]
+    if details.get("attachments"):
+        lines.append(msg.LINE_ATTACHMENTS.format(items=attachments_text(details["attachments"])))
+    lines.append(msg.LINE_DEADLINE.format(deadline=deadline_text(details.get("deadline"))))
+    lines.append(msg.LINE_CONTACT.format(contact=contact_text(details.get("contact"))))
+    return lines
+
+
+def order_title(details: Mapping) -> str:
+    return str(details.get("title", ""))
+
+
+def order_details(draft: ServiceDraft, service: Service) -> dict:
+    """The order's details from the draft; the title and price are kept as they were when ordered."""
+    return {"service": service.key, "title": service.title, "price": service.price,
+            "price_from": service.price_from, "task": draft.task or "",
+            "attachments": list(draft.attachments or ()), "deadline": draft.deadline, "contact": draft.contact}
+
+
+def service_card(service: Service) -> str:
+    text = msg.SERVICE_CARD.format(title=service.title, description=service.description,
+                                   price=price_text(service.price, service.price_from))
+    return text + (msg.SERVICE_CARD_DURATION.format(duration=service.duration) if service.duration else "")
+
+
+def chosen_service(draft: ServiceDraft, ctx: Context) -> Service | None:
+    return ctx.view.service(draft.service) if draft.service is not None else None
+
+
+def now_given(given: bool, value: str) -> str:
+    return msg.NOW_GIVEN.format(value=value) if given else ""
+
+
+def has_phone(draft: ServiceDraft) -> bool:
+    return str(draft.contact or "").startswith("+")
+
+
+# --- Moving on -----------------------------------------------------------------------
+def advance(draft: ServiceDraft, next_state: State) -> Outcome:
+    """After a step: the next one, or straight back to the summary when a field was being edited."""
+    if draft.editing:
+        return go(State.SVC_CONFIRM, draft.but(editing=False))
+    return go(next_state, draft)
+
+
+def keep(event: Incoming, draft: ServiceDraft, given: bool, next_state: State) -> Outcome | None:
+    """"Keep as it is" on a step the customer came back to: go on with the stored answer."""
+    if command_of(event) != msg.CMD_KEEP:
+        return None
+    return advance(draft, next_state) if given else stay()
+
+
+def first_missing(draft: ServiceDraft, ctx: Context) -> State | None:
+    """The first step whose answer the draft lacks (or whose service is gone), if any."""
+    service = chosen_service(draft, ctx)
+    if service is None or not service.active:
+        return State.SVC_CHOOSE
+    answers = ((State.SVC_TASK, draft.task), (State.SVC_DEADLINE, draft.deadline), (State.SVC_CONTACT, draft.contact))
+    return next((state for state, value in answers if value is None), None)
+
+
+def on_services(event: Incoming, conversation: Conversation, ctx: Context) -> Outcome:
+    if "services" not in ctx.scenarios:
+        return not_understood(event, ctx)
+    if not ctx.view.services():
+        return to_menu(msg.SERVICES_EMPTY)
+    return go(State.SVC_CHOOSE, ServiceDraft(page=0))
+
+
+# --- The service list -----------------------------------------------------------------
+def service_page(draft: ServiceDraft, count: int) -> tuple[int, int]:
+    pages = max(1, math.ceil(count / kb.SERVICES_PER_PAGE))
+    return min(max(draft.page or 0, 0), pages - 1), pages
+
+
+def screen_svc_choose(draft: ServiceDraft, ctx: Context) -> tuple[str, str]:
+    services = ctx.view.services()
+    if not services:
+        return msg.SERVICES_EMPTY, kb.service_list([], 0, 1)
+    page, pages = service_page(draft, len(services))
+    shown = services[page * kb.SERVICES_PER_PAGE:(page + 1) * kb.SERVICES_PER_PAGE]
+    lines = "\n".join(msg.SERVICE_LINE.format(title=s.title, price=price_text(s.price, s.price_from)) for s in shown)
+    numbering = msg.SERVICE_LIST_PAGES.format(page=page + 1, pages=pages) if pages > 1 else ""
+    text = msg.SERVICE_LIST.format(pages=numbering, lines=lines)
+    return text, kb.service_list([(s.key, s.title) for s in shown], page, pages)
+
+
+def step_svc_choose(event: Incoming, draft: ServiceDraft, ctx: Context) -> Outcome:
+    command = command_of(event)
+    if command == msg.CMD_PAGE:
+        return go(State.SVC_CHOOSE, draft.but(page=int_arg(event, msg.ARG_PAGE) or 0))
+    if command == msg.CMD_SERVICE:
+        return choose_service(draft, ctx, str_arg(event, msg.ARG_KEY))
+    typed = normalized(event.text)
+    match = next((s.key for s in ctx.view.services() if normalized(s.title) == typed), None)
+    if match and not is_stray(event):
+        return choose_service(draft, ctx, match)
+    return stay()
+
+
+def choose_service(draft: ServiceDraft, ctx: Context, key: str | None) -> Outcome:
+    service = ctx.view.service(key) if key else None
+    if service is None or not service.active:
+        return stay(msg.SERVICE_UNAVAILABLE)
+    return advance(draft.but(service=service.key), State.SVC_TASK)
+
+
+# --- The task -------------------------------------------------------------------------------
+def screen_svc_task(draft: ServiceDraft, ctx: Context) -> tuple[str, str]:
+    service = chosen_service(draft, ctx)
+    text = f"{service_card(service)}\n\n{msg.ASK_TASK}" if service else msg.ASK_TASK
+    given = draft.task or (attachments_text(draft.attachments) if draft.attachments else "")
+    text += now_given(draft.task is not None, given[:300])
+    return text, kb.task_step(keep=draft.task is not None)
+
+
+def step_svc_task(event: Incoming, draft: ServiceDraft, ctx: Context) -> Outcome:
+    """Free text; photos and documents are noted in the order; a sticker alone is not a task."""
+    kept = keep(event, draft, draft.task is not None, State.SVC_DEADLINE)
+    if kept or is_stray(event):
+        return kept or stay()
+    attachments = tuple(a for a in event.attachments if a != "sticker")
+    task = event.text.strip()[:MAX_TASK]
+    if not task and not attachments:
+        return stay()
+    return advance(draft.but(task=task, attachments=attachments), State.SVC_DEADLINE)
+
+
+# --- The deadline -----------------------------------------------------------------------------
+def screen_svc_deadline(draft: ServiceDraft, ctx: Context) -> tuple[str, str]:
+    text = msg.ASK_DEADLINE + now_given(draft.deadline is not None, deadline_text(draft.deadline))
+    return text, kb.deadline_choices(keep=draft.deadline is not None)
+
+
+def step_svc_deadline(event: Incoming, draft: ServiceDraft, ctx: Context) -> Outcome:
+    kept = keep(event, draft, draft.deadline is not None, State.SVC_CONTACT)
+    if kept:
+        return kept
+    if command_of(event) == msg.CMD_DEADLINE:
+        return set_deadline(draft, str_arg(event, msg.ARG_VALUE))
+    if is_stray(event):
+        return stay()
+    word = msg.DEADLINE_WORDS.get(normalized(event.text))
+    if word:
+        return set_deadline(draft, word)
+    return deadline_by_date(event, draft, ctx)
+
+
+def set_deadline(draft: ServiceDraft, value: str | None) -> Outcome:
+    if value not in msg.DEADLINE_TEXTS:
+        return stay()
+    return advance(draft.but(deadline=value), State.SVC_CONTACT)
+
+
+def deadline_by_date(event: Incoming, draft: ServiceDraft, ctx: Context) -> Outcome:
+    """A typed date ("25.12", "25.12.2026", "2026-12-25", "завтра"): not past, within a year."""
+    first = today(ctx)
+    day = parse_day(event.text, first)
+    if day is None:
+        return stay()
+    if day < first:
+        return stay(msg.DATE_PAST)
+    if day > first + timedelta(days=MAX_DAYS_AHEAD):
+        return stay(msg.DATE_TOO_FAR)
+    return advance(draft.but(deadline=day.isoformat()), State.SVC_CONTACT)
+
+
+# --- The contact -------------------------------------------------------------------------------
+def screen_svc_contact(draft: ServiceDraft, ctx: Context) -> tuple[str, str]:
+    text = msg.ASK_CONTACT + now_given(draft.contact is not None, contact_text(draft.contact))
+    return text, kb.contact_choices(keep=draft.contact is not None)
+
+
+def step_svc_contact(event: Incoming, draft: ServiceDraft, ctx: Context) -> Outcome:
+    """The VK profile (the default), or a phone: a button, or a number typed right here."""
+    kept = keep(event, draft, draft.contact is not None, State.SVC_CONFIRM)
+    if kept:
+        return kept
+    choice = str_arg(event, msg.ARG_VALUE) if command_of(event) == msg.CMD_CONTACT else None
+    if choice == msg.CONTACT_VK:
+        return advance(draft.but(contact=msg.CONTACT_VK), State.SVC_CONFIRM)
+    if choice == msg.CONTACT_PHONE:
+        return go(State.SVC_PHONE, draft)
+    phone = None if is_stray(event) else normalize_phone(event.text)
+    if phone:
+        return advance(draft.but(contact=phone), State.SVC_CONFIRM)
+    looks_like_number = not is_stray(event) and re.search(r"\d{3}", event.text)
+    return stay(msg.PHONE_INVALID if looks_like_number else "")
+
+
+def screen_svc_phone(draft: ServiceDraft, ctx: Context) -> tuple[str, str]:
+    text = msg.ASK_PHONE + now_given(has_phone(draft), str(draft.contact or ""))
+    return text, kb.phone_step(keep=has_phone(draft))
+
+
+def step_svc_phone(event: Incoming, draft: ServiceDraft, ctx: Context) -> Outcome:
+    kept = keep(event, draft, has_phone(draft), State.SVC_CONFIRM)
+    if kept:
+        return kept
+    phone = None if is_stray(event) else normalize_phone(event.text)
+    if phone is None:
+        return stay(msg.PHONE_INVALID)
+    return advance(draft.but(contact=phone), State.SVC_CONFIRM)
+
+
+# --- The summary: Send creates the order, Edit goes to the list of fields --------------------
+def screen_svc_confirm(draft: ServiceDraft, ctx: Context) -> tuple[str, str]:
+    service = chosen_service(draft, ctx)
+    details = order_details(draft, service) if service else {**draft.stored(), "title": "—"}
+    return msg.SUMMARY.format(details="\n".join(order_lines(details))), kb.summary()
+
+
+def step_svc_confirm(event: Incoming, draft: ServiceDraft, ctx: Context) -> Outcome:
+    command = command_of(event)
+    if command == msg.CMD_SEND:
+        return send_order(draft, ctx)
+    if command == msg.CMD_EDIT:
+        return go(State.SVC_EDIT, draft)
+    return stay()
+
+
+def send_order(draft: ServiceDraft, ctx: Context) -> Outcome:
+    """Only Send creates an order; the customer hears its number once it is stored (orders.after_create)."""
+    missing = first_missing(draft, ctx)
+    if missing == State.SVC_CHOOSE:
+        return go(missing, draft, before=msg.SERVICE_UNAVAILABLE)
+    if missing is not None:
+        return go(missing, draft, before=msg.DRAFT_INCOMPLETE)
+    details = order_details(draft, chosen_service(draft, ctx))
+    return Outcome(state=State.MENU, data={}, effects=(CreateOrder(OrderKind.SERVICE, details),))
+
+
+def screen_svc_edit(draft: ServiceDraft, ctx: Context) -> tuple[str, str]:
+    return msg.ASK_FIELD, kb.edit_fields()
