@@ -1,17 +1,72 @@
-"""A chat with the pure handler chain (no database, no network), for the handler unit tests:
-the dialogue is kept between messages the way Bot.apply keeps it."""
+"""One layer down: a chat with the pure handler chain (no database, no network), over one fake
+view of the database. The vocabulary is the end-to-end driver's (support.Person): `says`,
+`presses`, `text`, `buttons`; the conversation is kept between messages the way the bot keeps it.
+"""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import dialogue as d
 import handlers as h
+import slots
+from support import labels
 
 
-def labels(reply) -> list[str]:
-    return [b["action"]["label"] for row in json.loads(reply.keyboard)["buttons"] for b in row]
+class FakeView(d.EmptyView):
+    """dialogue.View over lists in memory: services, orders, a café with its tables and what is
+    taken, saved contacts and bookings. Whatever a test does not give is empty."""
+
+    def __init__(self, services=(), orders=(), cafe=None, types=(), tables=(), busy=(), contacts=None, bookings=()):
+        self.all_services, self.orders = list(services), list(orders)
+        self.cafe, self.types, self.all_tables, self.held = cafe, list(types), list(tables), list(busy)
+        self.contacts, self.booked = dict(contacts or {}), list(bookings)
+
+    def services(self):
+        return [s for s in sorted(self.all_services, key=lambda s: s.position) if s.active]
+
+    def service(self, key):
+        return next((s for s in self.all_services if s.key == key), None)
+
+    def orders_of(self, user_id, limit=10):
+        return [o for o in reversed(self.orders) if o.user_id == user_id][:limit]
+
+    def order(self, order_id):
+        return next((o for o in self.orders if o.id == order_id), None)
+
+    def pending_orders(self, limit=20):
+        return [o for o in self.orders if o.status == d.Status.PENDING][:limit]
+
+    def orders_between(self, start, end, limit=50):
+        return [o for o in self.orders if start <= o.created_at < end][:limit]
+
+    def status_counts(self):
+        counts = {}
+        for o in self.orders:
+            counts[o.status] = counts.get(o.status, 0) + 1
+        return counts
+
+    def restaurant(self):
+        return self.cafe
+
+    def table_types(self):
+        return self.types
+
+    def tables(self):
+        return self.all_tables
+
+    def busy(self, start, end):
+        return [b for b in self.held if b.start < end and b.end > start]
+
+    def contact(self, user_id):
+        return self.contacts.get(user_id)
+
+    def bookings_between(self, start, end, limit=50):
+        return sorted((b for b in self.booked if start <= b.starts_at < end), key=lambda b: b.starts_at)[:limit]
+
+    def take(self, table_id: int, start: datetime, hours: int = 2) -> None:
+        self.held.append(slots.Busy(table_id, start, start + timedelta(hours=hours)))
 
 
 class Chat:
@@ -29,12 +84,15 @@ class Chat:
         return d.Incoming(kind="message", event_id="e", user_id=self.user_id, peer_id=self.user_id, text=text,
                           payload=payload, **kw)
 
-    def context(self) -> d.Context:
-        """A context for one event, as the bot makes it."""
-        return self.ctx
-
     def says(self, text="", payload=None, **kw) -> d.Outcome:
-        self.out = h.dispatch(self.event(text, payload, **kw), self.dialogue, self.context())
+        self.out = h.dispatch(self.event(text, payload, **kw), self.dialogue, self.ctx)
+        self.keep(self.out)
+        return self.out
+
+    def stored(self, result) -> d.Outcome:
+        """The bot's second half: the last outcome's effect stored with this result, then its follow-up."""
+        effect = self.out.effects[0]
+        self.out = self.out.then(h.follow_up(effect, result, self.event(), self.ctx))
         self.keep(self.out)
         return self.out
 

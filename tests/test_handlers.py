@@ -3,9 +3,12 @@ import json
 
 import pytest
 
+import booking
 import dialogue as d
 import handlers as h
 import messages as msg
+import services
+from support import labels
 
 CTX = d.Context(manager_ids=frozenset({200}), scenarios=("services", "booking"))
 
@@ -14,9 +17,6 @@ def message(text="", payload=None, **kw):
     return d.Incoming(kind="message", event_id="e1", user_id=100, peer_id=100, text=text, payload=payload, **kw)
 
 
-def labels(reply):
-    keyboard = json.loads(reply.keyboard)
-    return [b["action"]["label"] for row in keyboard["buttons"] for b in row]
 
 
 def test_every_state_has_a_complete_flow_row():
@@ -110,3 +110,23 @@ def test_outcome_then_merges():
     merged = first.then(d.Outcome(replies=(d.Reply.send(1, "b"),), data={"y": 2}))
     assert [r.text for r in merged.replies] == ["a", "b"]
     assert merged.state == d.State.MENU and merged.data == {"y": 2}
+
+
+@pytest.mark.parametrize("old, new", sorted(msg.LEGACY_COMMANDS.items()))
+def test_buttons_sent_by_earlier_versions_mean_the_same(old, new):
+    assert old != new
+    assert d.command_of(message("x", payload={"cmd": old, "v": "week"})) == new
+
+
+def test_an_old_deadline_button_still_sets_the_deadline():
+    draft = {"service": "logo", "task": "Логотип"}
+    out = h.dispatch(message("На неделе", payload={"cmd": "dl", "v": msg.DEADLINE_WEEK}),
+                     d.Conversation(d.State.SVC_DEADLINE, draft), CTX)
+    assert out.state == d.State.SVC_CONTACT and out.data["deadline"] == msg.DEADLINE_WEEK
+
+
+def test_a_stored_draft_of_the_wrong_shape_is_read_tolerantly():
+    draft = services.ServiceDraft.read({"service": 5, "task": "ok", "attachments": ["photo", 3], "page": True,
+                                        "editing": "yes", "unknown": 1})
+    assert draft == services.ServiceDraft(task="ok")
+    assert booking.BookingDraft.read({"party": 2, "near": [1, 2], "saved": "x"}).stored() == {"party": 2, "near": [1, 2]}

@@ -12,7 +12,7 @@ import handlers as h
 import messages as msg
 import slots
 from catalogue import Restaurant, TableType
-from chat import labels
+from support import labels
 
 UTC = timezone.utc
 MSK = ZoneInfo("Europe/Moscow")
@@ -33,51 +33,14 @@ def msk(day: int, hour: int, minute: int = 0, month: int = 6) -> datetime:
     return datetime(2026, month, day, hour, minute, tzinfo=MSK).astimezone(UTC)
 
 
-class CafeView(d.EmptyView):
-    """handlers.View of a café in memory."""
-
-    def __init__(self, cafe=CAFE, tables=TABLES, busy=(), contacts=None, orders=(), bookings=()):
-        self.cafe, self.all_tables, self.held = cafe, list(tables), list(busy)
-        self.contacts, self.orders, self.booked = dict(contacts or {}), list(orders), list(bookings)
-
-    def restaurant(self):
-        return self.cafe
-
-    def table_types(self):
-        return TYPES
-
-    def tables(self):
-        return self.all_tables
-
-    def busy(self, start, end):
-        return [b for b in self.held if b.start < end and b.end > start]
-
-    def contact(self, user_id):
-        return self.contacts.get(user_id)
-
-    def order(self, order_id):
-        return next((o for o in self.orders if o.id == order_id), None)
-
-    def orders_of(self, user_id, limit=10):
-        return [o for o in reversed(self.orders) if o.user_id == user_id][:limit]
-
-    def bookings_between(self, start, end, limit=50):
-        return sorted((b for b in self.booked if start <= b.starts_at < end), key=lambda b: b.starts_at)[:limit]
-
-    def take(self, table_id: int, start: datetime, hours: int = 2) -> None:
-        self.held.append(slots.Busy(table_id, start, start + timedelta(hours=hours)))
+def cafe_view(cafe=CAFE, tables=TABLES, **kw):
+    """A café in memory (see chat.FakeView)."""
+    return chat.FakeView(cafe=cafe, types=TYPES, tables=tables, **kw)
 
 
 class Chat(chat.Chat):
     def __init__(self, view=None, user_id=CUSTOMER, now=NOW, tz=MSK, scenarios=("services", "booking")):
-        super().__init__(view or CafeView(), user_id, frozenset({MANAGER, OTHER_MANAGER}), now, tz, scenarios)
-
-    def stored(self, booked: d.Booked) -> d.Outcome:
-        """Bot.apply's second half: the effect stored with this result, then its follow-up."""
-        effect = self.out.effects[0]
-        self.out = self.out.then(h.follow_up(effect, booked, self.event(), self.context()))
-        self.keep(self.out)
-        return self.out
+        super().__init__(view or cafe_view(), user_id, frozenset({MANAGER, OTHER_MANAGER}), now, tz, scenarios)
 
 
 def at_time_step(chat=None, party="4", place="Основной зал", day="Ср 17.06") -> Chat:
@@ -146,7 +109,7 @@ def test_the_cafe_going_away_mid_dialogue_returns_to_the_menu():
 def test_party_buttons_go_up_to_the_largest_party_a_table_takes():
     out = Chat().says("Забронировать столик")
     assert labels(out.replies[0]) == ["1", "2", "3", "4", "5", "6", "7", "8", msg.BTN_BACK, msg.BTN_CANCEL]
-    small = Chat(CafeView(tables=TABLES[:3]))  # the largest table seats 6
+    small = Chat(cafe_view(tables=TABLES[:3]))  # the largest table seats 6
     assert labels(small.says("Забронировать столик").replies[0])[:7] == ["1", "2", "3", "4", "5", "6", msg.BTN_BACK]
 
 
@@ -176,7 +139,7 @@ def test_a_party_too_large_is_asked_to_call(typed):
 
 
 def test_party_limit_is_the_smaller_of_max_party_and_the_largest_table():
-    view = CafeView(tables=TABLES[:3])  # at most 6 seats, max_party 8
+    view = cafe_view(tables=TABLES[:3])  # at most 6 seats, max_party 8
     chat = Chat(view)
     chat.says("Забронировать столик")
     assert "больше 6 человек" in chat.says("7").replies[0].text
@@ -195,7 +158,7 @@ def test_only_types_with_a_table_for_the_party_are_offered():
 
 
 def test_a_type_fully_booked_for_the_whole_window_is_refused_kindly():
-    view = CafeView()
+    view = cafe_view()
     for day in range(15, 15 + 31):
         for hour in range(0, 24, 2):
             view.take(4, datetime(2026, 6, 1, tzinfo=MSK).astimezone(UTC) + timedelta(days=day - 1, hours=hour))
@@ -224,7 +187,7 @@ def test_dates_are_open_days_ahead_paged_six_at_a_time():
 
 
 def test_a_day_with_no_free_table_of_the_type_is_not_offered():
-    view = CafeView()
+    view = cafe_view()
     for hour in range(12, 23):
         view.take(4, msk(17, hour))  # the terrace's one table, all Wednesday
     chat = Chat(view)
@@ -302,7 +265,7 @@ def test_time_pages():
 
 
 def test_a_time_held_by_another_booking_is_not_offered_when_no_table_of_the_type_is_left():
-    view = CafeView()
+    view = cafe_view()
     view.take(4, msk(17, 19))  # the only terrace table, 19:00-21:00
     chat = at_time_step(Chat(view), party="2", place="Терраса")
     free = all_times(chat)
@@ -313,7 +276,7 @@ def test_a_time_held_by_another_booking_is_not_offered_when_no_table_of_the_type
 
 
 def test_a_taken_table_leaves_the_time_free_while_another_table_fits():
-    view = CafeView()
+    view = cafe_view()
     view.take(2, msk(17, 19))  # the hall's 4-seater; the 6-seater is free
     chat = at_time_step(Chat(view))
     assert "19:00" in all_times(chat)
@@ -347,7 +310,7 @@ BERLIN_CAFE = Restaurant(name="Nachtcafé", phone="+49 30 1234567", hours=NIGHT,
 
 
 def berlin_times(now: datetime) -> list[str]:
-    chat = Chat(CafeView(cafe=BERLIN_CAFE), now=now, tz=BERLIN)
+    chat = Chat(cafe_view(cafe=BERLIN_CAFE), now=now, tz=BERLIN)
     return all_times(at_time_step(chat, party="2", day=f"Сегодня {now.astimezone(BERLIN):%d.%m}"))
 
 
@@ -363,7 +326,7 @@ def test_fall_back_night_offers_the_repeated_hour_once():
     # 25.10.2026 03:00 -> 02:00: the night is an hour longer.
     times = berlin_times(datetime(2026, 10, 24, 10, 0, tzinfo=UTC))
     assert times[-3:] == ["01:30", "02:00", "02:30"] and times.count("02:00") == 1
-    chat = Chat(CafeView(cafe=BERLIN_CAFE), now=datetime(2026, 10, 24, 10, 0, tzinfo=UTC), tz=BERLIN)
+    chat = Chat(cafe_view(cafe=BERLIN_CAFE), now=datetime(2026, 10, 24, 10, 0, tzinfo=UTC), tz=BERLIN)
     at_time_step(chat, party="2", day="Сегодня 24.10").says("02:30")
     start = booking.BookingDraft.read(chat.dialogue.data).start_at
     assert start == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)  # the first 02:30 (CEST)
@@ -385,7 +348,7 @@ def test_name_and_phone_are_checked():
 
 
 def test_the_contact_saved_last_time_is_offered():
-    view = CafeView(contacts={CUSTOMER: d.SavedContact("Анна", "+79123456789")})
+    view = cafe_view(contacts={CUSTOMER: d.SavedContact("Анна", "+79123456789")})
     chat = at_time_step(Chat(view))
     chat.says("19:00")
     assert "В прошлый раз вы оставляли: Анна, +79123456789" in chat.text
@@ -395,7 +358,7 @@ def test_the_contact_saved_last_time_is_offered():
 
 
 def test_another_contact_instead_of_the_saved_one():
-    view = CafeView(contacts={CUSTOMER: d.SavedContact("Анна", "+79123456789")})
+    view = cafe_view(contacts={CUSTOMER: d.SavedContact("Анна", "+79123456789")})
     chat = at_time_step(Chat(view))
     chat.says("19:00")
     chat.presses(msg.BTN_NEW_CONTACT)
@@ -449,7 +412,7 @@ def test_booked_follow_up_thanks_the_customer_and_sends_cards():
 
 
 def test_taken_at_the_last_moment_offers_the_nearest_free_times():
-    view = CafeView(tables=[TABLES[1]])  # one table: the hall's 4-seater
+    view = cafe_view(tables=[TABLES[1]])  # one table: the hall's 4-seater
     chat = at_summary(Chat(view))
     chat.presses(msg.BTN_SEND)
     view.take(2, msk(17, 19))  # what the other customer's booking left in the database
@@ -463,7 +426,7 @@ def test_taken_at_the_last_moment_offers_the_nearest_free_times():
 
 
 def test_taken_with_nothing_left_that_day_offers_the_next_day():
-    view = CafeView(tables=[TABLES[3]])  # the terrace only
+    view = cafe_view(tables=[TABLES[3]])  # the terrace only
     chat = at_time_step(Chat(view), party="2", place="Терраса", day="Ср 17.06")
     chat.says("21:00")
     chat.says("Анна")
@@ -479,7 +442,7 @@ def test_taken_with_nothing_left_that_day_offers_the_next_day():
 
 
 def test_taken_and_nothing_free_in_the_whole_window():
-    view = CafeView(tables=[TABLES[3]])
+    view = cafe_view(tables=[TABLES[3]])
     chat = at_time_step(Chat(view), party="2", place="Терраса")
     chat.says("19:00")
     chat.says("Анна")
@@ -626,7 +589,7 @@ def test_a_greeting_mid_booking_continues_where_it_was():
 # --- Orders, decisions, the manager's day -------------------------------------------------------------------
 def test_my_orders_lists_bookings_and_only_upcoming_ones_can_be_cancelled():
     past = booking_order(1, start=NOW - timedelta(days=1), date="14.06", time="19:00")
-    view = CafeView(orders=[past, booking_order(2, status=d.Status.CONFIRMED)])
+    view = cafe_view(orders=[past, booking_order(2, status=d.Status.CONFIRMED)])
     chat = Chat(view)
     out = chat.says("Мои заказы")
     assert "№2 · Столик на 17.06 в 19:00 · 15.06.2026 · подтверждён" in out.replies[0].text
@@ -654,14 +617,14 @@ def test_today_lists_the_bookings_in_time_order_with_table_and_party():
     day = [d.BookingInfo(7, d.Status.CONFIRMED, msk(15, 19), msk(15, 21), 4, "Зал 2", "Анна", "+79123456789"),
            d.BookingInfo(8, d.Status.PENDING, msk(15, 13), msk(15, 15), 2, "Терраса", "Борис", "+79001112233"),
            d.BookingInfo(9, d.Status.PENDING, msk(16, 13), msk(16, 15), 2, "VIP", "Вера", "+79001112234")]
-    manager = Chat(CafeView(bookings=day), user_id=MANAGER)
+    manager = Chat(cafe_view(bookings=day), user_id=MANAGER)
     text = manager.says("Сегодня").replies[0].text
     assert text.splitlines()[0] == "Брони на сегодня (2):"
     assert text.splitlines()[2:4] == [
         "13:00–15:00 · Терраса · гостей: 2 · Борис +79001112233 · №8 ждёт ответа менеджера",
         "19:00–21:00 · Зал 2 · гостей: 4 · Анна +79123456789 · №7 подтверждён"]
     assert "№9" not in text
-    assert Chat(CafeView(), user_id=MANAGER).says("Сегодня").replies[0].text == msg.TODAY_EMPTY
+    assert Chat(cafe_view(), user_id=MANAGER).says("Сегодня").replies[0].text == msg.TODAY_EMPTY
 
 
 def test_every_booking_screen_fits_vk():

@@ -13,7 +13,7 @@ import handlers as h
 import services
 import messages as msg
 from catalogue import Service
-from chat import labels
+from support import labels
 
 UTC = timezone.utc
 MSK = ZoneInfo("Europe/Moscow")
@@ -29,35 +29,8 @@ SERVICES = [
 ]
 
 
-class FakeView(d.EmptyView):
-    """handlers.View over lists in memory (no café: booking has its own fake in test_handlers_booking)."""
-
-    def __init__(self, services=SERVICES, orders=()):
-        self.all_services, self.orders = list(services), list(orders)
-
-    def services(self):
-        return [s for s in sorted(self.all_services, key=lambda s: s.position) if s.active]
-
-    def service(self, key):
-        return next((s for s in self.all_services if s.key == key), None)
-
-    def orders_of(self, user_id, limit=10):
-        return [o for o in reversed(self.orders) if o.user_id == user_id][:limit]
-
-    def order(self, order_id):
-        return next((o for o in self.orders if o.id == order_id), None)
-
-    def pending_orders(self, limit=20):
-        return [o for o in self.orders if o.status == d.Status.PENDING][:limit]
-
-    def orders_between(self, start, end, limit=50):
-        return [o for o in self.orders if start <= o.created_at < end][:limit]
-
-    def status_counts(self):
-        counts = {}
-        for o in self.orders:
-            counts[o.status] = counts.get(o.status, 0) + 1
-        return counts
+def services_view(services=SERVICES, orders=()):
+    return chat.FakeView(services=services, orders=orders)
 
 
 def order(id=17, user_id=CUSTOMER, status=d.Status.PENDING, **kw):
@@ -69,7 +42,7 @@ def order(id=17, user_id=CUSTOMER, status=d.Status.PENDING, **kw):
 
 class Chat(chat.Chat):
     def __init__(self, view=None, user_id=CUSTOMER, scenarios=("services", "booking")):
-        super().__init__(view or FakeView(), user_id, frozenset({MANAGER, OTHER_MANAGER}), NOW, MSK, scenarios)
+        super().__init__(view or services_view(), user_id, frozenset({MANAGER, OTHER_MANAGER}), NOW, MSK, scenarios)
 
 
 def at_summary(chat=None) -> Chat:
@@ -100,7 +73,7 @@ def test_services_when_the_scenario_is_off_is_not_understood():
 
 
 def test_empty_catalogue_is_said_kindly():
-    chat = Chat(FakeView(services=[SERVICES[-1]]))
+    chat = Chat(services_view(services=[SERVICES[-1]]))
     assert chat.says("Услуги").replies[0].text == msg.SERVICES_EMPTY and chat.state == d.State.MENU
 
 
@@ -359,7 +332,7 @@ def test_every_step_reasks_politely_and_keeps_its_place(state, kind):
 
 
 def test_send_with_a_service_gone_meanwhile_goes_back_to_the_list():
-    view = FakeView()
+    view = services_view()
     chat = at_summary(Chat(view))
     view.all_services = [replace(s, active=False) if s.key == "logo" else s for s in SERVICES]
     out = chat.presses(msg.BTN_SEND)
@@ -382,7 +355,7 @@ def press(payload, user_id=MANAGER):
 
 def ctx_with(*orders):
     return d.Context(manager_ids=frozenset({MANAGER, OTHER_MANAGER}), scenarios=("services",), now=NOW, tz=MSK,
-                     view=FakeView(orders=orders))
+                     view=services_view(orders=orders))
 
 
 def test_manager_press_becomes_a_decide_effect():
@@ -413,7 +386,7 @@ def test_forged_or_garbage_press_changes_nothing_is_logged_and_answered_neutrall
 
 
 def test_callback_payload_forged_into_a_message_is_logged_and_ignored():
-    chat = Chat(FakeView(orders=[order()]))
+    chat = Chat(services_view(orders=[order()]))
     out = chat.says("Подтвердить", {"cmd": "decide", "o": 17, "d": "ok"})
     assert out.replies[0].text == msg.NOT_UNDERSTOOD and [type(e) for e in out.effects] == [d.Warn]
 
@@ -492,7 +465,7 @@ def test_cards_go_to_every_manager_and_fit_vk():
 def test_my_orders_lists_and_offers_cancel_for_active_ones():
     orders = [order(1, status=d.Status.REJECTED), order(2, status=d.Status.CONFIRMED), order(3),
               order(4, user_id=999)]
-    chat = Chat(FakeView(orders=orders))
+    chat = Chat(services_view(orders=orders))
     out = chat.says("Мои заказы")
     assert "№3 · Дизайн логотипа · 23.11.2026 · ждёт ответа менеджера" in out.replies[0].text
     assert "№1" in out.replies[0].text and "№4" not in out.replies[0].text
@@ -508,7 +481,7 @@ def test_my_orders_lists_and_offers_cancel_for_active_ones():
     ({"cmd": "ocancel", "o": "x"}, msg.ORDER_NOT_FOUND),
 ])
 def test_cancel_refusals(payload, expected):
-    chat = Chat(FakeView(orders=[order(1, status=d.Status.REJECTED), order(4, user_id=999)]))
+    chat = Chat(services_view(orders=[order(1, status=d.Status.REJECTED), order(4, user_id=999)]))
     out = chat.says("x", payload)
     assert out.replies[0].text == expected and out.effects == ()
 
@@ -528,7 +501,7 @@ def test_my_orders_empty():
 # --- Manager commands -------------------------------------------------------------------------------
 def manager_view():
     yesterday = NOW - timedelta(days=1)
-    return FakeView(orders=[order(1, status=d.Status.CONFIRMED, created_at=yesterday), order(2), order(3),
+    return services_view(orders=[order(1, status=d.Status.CONFIRMED, created_at=yesterday), order(2), order(3),
                             order(4, status=d.Status.CANCELLED)])
 
 
@@ -545,7 +518,7 @@ def test_manager_commands():
 
 def test_today_is_local_midnight_in_timezone():
     late = datetime(2026, 11, 22, 21, 30, tzinfo=UTC)  # 00:30 on the 23rd in Moscow
-    manager = Chat(FakeView(orders=[order(5, created_at=late), order(6, created_at=late - timedelta(hours=1))]),
+    manager = Chat(services_view(orders=[order(5, created_at=late), order(6, created_at=late - timedelta(hours=1))]),
                    user_id=MANAGER)
     text = manager.says("Сегодня").replies[0].text
     assert "№5" in text and "№6" not in text
