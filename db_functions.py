@@ -1,14 +1,14 @@
 """Queries. Every function takes the session first and never opens, commits or closes one:
-the caller (main.py's event loop, the sender) owns the transaction.
+the caller (the event loop in loop.py, the sender in outbox.py) owns the transaction.
 """
 from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
-from functools import singledispatch, wraps
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -17,12 +17,11 @@ from sqlalchemy.orm import Session, aliased
 
 import catalogue
 import slots
-from db_models import (Booking, CatalogueState, Contact, DiningTable, Dialogue, Order, Outbox, PollState,
-                       ProcessedEvent, Restaurant, Service, TableType, utcnow)
-from handlers import (CANCELLABLE, BookingInfo, Booked, BookTable, CancelOrder, CreateOrder, Decide, Effect, Incoming,
-                      OrderChange, OrderInfo, Reply, SavedContact)
-from handlers import Dialogue as DialogueView
-from handlers import SetRejectReason, State, Status, Warn
+from db_models import (Booking, CatalogueState, Contact, DialogueRow, DiningTable, Order, Outbox, PollState,
+                       ProcessedEvent, RestaurantRow, ServiceRow, TableTypeRow, utcnow)
+from dialogue import (CANCELLABLE, BookingInfo, Booked, BookTable, CancelOrder, Conversation, CreateOrder, Decide,
+                      Effect, Incoming, OrderChange, OrderInfo, OrderKind, OutboxStatus, Reply, ReplyKind, SavedContact,
+                      SetRejectReason, State, Status, Warn)
 
 log = logging.getLogger("bot")
 
@@ -60,34 +59,34 @@ def save_ts(session: Session, group_id: int, ts: str) -> None:
 
 
 # --- Dialogues ---------------------------------------------------------------------
-def load_dialogue(session: Session, user_id: int) -> DialogueView:
-    row = session.get(Dialogue, user_id)
-    return _dialogue_view(row.state, row.data) if row else DialogueView(is_new=True)
+def load_dialogue(session: Session, user_id: int) -> Conversation:
+    row = session.get(DialogueRow, user_id)
+    return _conversation(row.state, row.data) if row else Conversation(is_new=True)
 
 
-def load_dialogue_and_version(session: Session, user_id: int) -> tuple[DialogueView, int | None]:
+def load_dialogue_and_version(session: Session, user_id: int) -> tuple[Conversation, int | None]:
     """The user's dialogue and the catalogue's version in one statement (the version row joined
     to the dialogue, which may not exist). Version None: no catalogue was synced yet."""
-    query = (select(CatalogueState.version, Dialogue.state, Dialogue.data).select_from(CatalogueState)
-             .outerjoin(Dialogue, Dialogue.user_id == user_id).where(CatalogueState.id == CATALOGUE_ROW))
+    query = (select(CatalogueState.version, DialogueRow.state, DialogueRow.data).select_from(CatalogueState)
+             .outerjoin(DialogueRow, DialogueRow.user_id == user_id).where(CatalogueState.id == CATALOGUE_ROW))
     row = session.execute(query).one_or_none()
     if row is None:
         return load_dialogue(session, user_id), None
     version, state, data = row
-    return (_dialogue_view(state, data) if state is not None else DialogueView(is_new=True)), version
+    return (_conversation(state, data) if state is not None else Conversation(is_new=True)), version
 
 
-def _dialogue_view(state: str, data: Mapping | None) -> DialogueView:
+def _conversation(state: str, data: Mapping | None) -> Conversation:
     try:
-        return DialogueView(State(state), dict(data or {}))
+        return Conversation(State(state), dict(data or {}))
     except ValueError:  # a state from an older version of the bot: start over kindly
-        return DialogueView(State.MENU, {})
+        return Conversation(State.MENU, {})
 
 
 def save_dialogue(session: Session, user_id: int, state: State, data: Mapping) -> None:
     """Insert or update the user's dialogue in one statement."""
     values = {"state": str(state), "data": dict(data), "updated_at": utcnow()}
-    statement = _insert(session, Dialogue).values(user_id=user_id, **values)
+    statement = _insert(session, DialogueRow).values(user_id=user_id, **values)
     session.execute(statement.on_conflict_do_update(index_elements=["user_id"], set_=values))
 
 
@@ -110,11 +109,11 @@ def due_outbox(session: Session, now: datetime, limit: int = 100) -> Sequence[Ou
     """Pending replies whose time has come, oldest first, leaving out every peer that has a
     reply waiting for a retry: their later replies wait too, so nobody reads them out of order."""
     waiting = aliased(Outbox)
-    retrying = select(waiting.id).where(waiting.peer_id == Outbox.peer_id, waiting.status == "pending",
+    retrying = select(waiting.id).where(waiting.peer_id == Outbox.peer_id, waiting.status == OutboxStatus.PENDING,
                                         waiting.next_try_at > now)
     query = (
         select(Outbox)
-        .where(Outbox.status == "pending", Outbox.next_try_at <= now, ~retrying.exists())
+        .where(Outbox.status == OutboxStatus.PENDING, Outbox.next_try_at <= now, ~retrying.exists())
         .order_by(Outbox.id)
         .limit(limit)
     )
@@ -122,32 +121,33 @@ def due_outbox(session: Session, now: datetime, limit: int = 100) -> Sequence[Ou
 
 
 def next_outbox_time(session: Session) -> datetime | None:
-    query = select(Outbox.next_try_at).where(Outbox.status == "pending").order_by(Outbox.next_try_at).limit(1)
+    query = (select(Outbox.next_try_at).where(Outbox.status == OutboxStatus.PENDING)
+             .order_by(Outbox.next_try_at).limit(1))
     return session.scalar(query)
 
 
 def mark_sent(session: Session, outbox_id: int, cmid: int | None = None) -> None:
-    values = {"status": "sent"} if cmid is None else {"status": "sent", "result_cmid": cmid}
+    values = {"status": OutboxStatus.SENT} if cmid is None else {"status": OutboxStatus.SENT, "result_cmid": cmid}
     session.execute(update(Outbox).where(Outbox.id == outbox_id).values(**values))
 
 
 def mark_all_sent(session: Session, outbox_ids: Sequence[int]) -> None:
     """A whole batch delivered, in one statement."""
     if outbox_ids:
-        session.execute(update(Outbox).where(Outbox.id.in_(outbox_ids)).values(status="sent"))
+        session.execute(update(Outbox).where(Outbox.id.in_(outbox_ids)).values(status=OutboxStatus.SENT))
 
 
 def prune_outbox(session: Session, older_than: datetime) -> int:
     """Forget delivered and given-up replies; manager cards stay, a decision edits them later."""
     result = session.execute(delete(Outbox).where(
-        Outbox.status.in_(("sent", "failed")), Outbox.created_at < older_than, Outbox.card_order_id.is_(None)))
+        Outbox.status.in_((OutboxStatus.SENT, OutboxStatus.FAILED)), Outbox.created_at < older_than, Outbox.card_order_id.is_(None)))
     return result.rowcount or 0
 
 
 def card_cmids(session: Session, order_id: int) -> dict[int, int]:
     """Each manager's delivered card for an order, as peer_id -> conversation message id."""
     query = select(Outbox.peer_id, Outbox.result_cmid).where(
-        Outbox.card_order_id == order_id, Outbox.kind == "send", Outbox.result_cmid.is_not(None)
+        Outbox.card_order_id == order_id, Outbox.kind == ReplyKind.SEND, Outbox.result_cmid.is_not(None)
     )
     return {peer: cmid for peer, cmid in session.execute(query)}
 
@@ -158,36 +158,15 @@ def mark_retry(session: Session, outbox_id: int, attempts: int, delay: timedelta
 
 
 def mark_failed(session: Session, outbox_id: int, error: str) -> None:
-    session.execute(update(Outbox).where(Outbox.id == outbox_id).values(status="failed", last_error=error[:255]))
+    session.execute(update(Outbox).where(Outbox.id == outbox_id).values(status=OutboxStatus.FAILED,
+                                                                         last_error=error[:255]))
 
 
 # --- Effects ----------------------------------------------------------------------------
-def dispatch_on_effect(func):
-    """functools.singledispatch on the second argument: the session comes first (house style),
-    the effect's type picks the function. `.register(EffectType)` works as with singledispatch."""
-    dispatcher = singledispatch(func)
-
-    @wraps(func)
-    def apply(session: Session, effect: Effect, *args):
-        return dispatcher.dispatch(type(effect))(session, effect, *args)
-
-    apply.register, apply.registry = dispatcher.register, dispatcher.registry
-    return apply
-
-
-@dispatch_on_effect
-def apply_effect(session: Session, effect: Effect, event: Incoming, now: datetime):
-    """Store one effect of an outcome and return what the follow-up needs (see handlers.after).
-    Scenarios register one function per effect type."""
-    raise TypeError(f"no store registered for {type(effect).__name__}")
-
-
-@apply_effect.register(Warn)
 def _warn(session: Session, effect: Warn, event: Incoming, now: datetime) -> None:
     log.warning("%s", effect.text)
 
 
-@apply_effect.register(CreateOrder)
 def _create_order(session: Session, effect: CreateOrder, event: Incoming, now: datetime) -> OrderChange:
     row = Order(user_id=event.user_id, kind=effect.kind, status=Status.PENDING, details=dict(effect.details),
                 created_at=now)
@@ -196,25 +175,36 @@ def _create_order(session: Session, effect: CreateOrder, event: Incoming, now: d
     return OrderChange(True, order_info(row))
 
 
-@apply_effect.register(Decide)
 def _decide(session: Session, effect: Decide, event: Incoming, now: datetime) -> OrderChange:
     status = Status.CONFIRMED if effect.confirm else Status.REJECTED
     return decide(session, effect.order_id, effect.manager_id, status, now)
 
 
-@apply_effect.register(CancelOrder)
 def _cancel(session: Session, effect: CancelOrder, event: Incoming, now: datetime) -> OrderChange:
     return cancel_order(session, effect.order_id, effect.user_id)
 
 
-@apply_effect.register(SetRejectReason)
 def _reason(session: Session, effect: SetRejectReason, event: Incoming, now: datetime) -> OrderChange:
     return set_reject_reason(session, effect.order_id, effect.manager_id, effect.reason)
 
 
-@apply_effect.register(BookTable)
 def _book(session: Session, effect: BookTable, event: Incoming, now: datetime) -> Booked:
     return book_table(session, effect, event.user_id, now)
+
+
+# How each kind of effect is stored: (session, effect, event, now) -> what its follow-up needs.
+STORES: dict[type[Effect], Callable[[Session, Any, Incoming, datetime], object]] = {
+    Warn: _warn, CreateOrder: _create_order, Decide: _decide, CancelOrder: _cancel, SetRejectReason: _reason,
+    BookTable: _book,
+}
+
+
+def store(session: Session, effect: Effect, event: Incoming, now: datetime):
+    """Store one effect of an outcome; returns what its follow-up needs (an OrderChange, Booked or None)."""
+    store_one = STORES.get(type(effect))
+    if store_one is None:
+        raise TypeError(f"no store for {type(effect).__name__}")
+    return store_one(session, effect, event, now)
 
 
 # --- Orders ---------------------------------------------------------------------------------
@@ -271,48 +261,50 @@ def set_reject_reason(session: Session, order_id: int, manager_id: int, reason: 
     return _change(session, order_id, updated)
 
 
-class CatalogueCache:
-    """The catalogue (services, restaurant, table types, tables) as plain frozen values, kept
-    between events for as long as the catalogue version in the database stays the same."""
+@dataclass(frozen=True)
+class CatalogueSnapshot:
+    """The catalogue as plain frozen values, read in one go (load_catalogue_snapshot) at one
+    catalogue version: the event loop keeps it for as long as that version stays current."""
 
-    def __init__(self):
-        self.version: int | None = None
-        self.items: dict[str, object] = {}
+    version: int | None  # None: no catalogue was synced yet, so nothing to compare with
+    services: tuple[catalogue.Service, ...] = ()  # inactive ones too, in menu order
+    restaurant: catalogue.Restaurant | None = None
+    table_types: tuple[catalogue.TableType, ...] = ()  # active ones, in screen order
+    tables: tuple[slots.Table, ...] = ()  # active ones
 
-    def at(self, version: int | None) -> CatalogueCache | None:
-        """This cache, emptied if the catalogue changed since it was filled; None (read the
-        database every time) when there is no version to check against."""
-        if version is None:
-            return None
-        if version != self.version:
-            self.version, self.items = version, {}
-        return self
+
+def load_catalogue_snapshot(session: Session, version: int | None = None) -> CatalogueSnapshot:
+    """Services, the restaurant, table types and tables: one statement each."""
+    services = tuple(service_info(row) for row in session.scalars(
+        select(ServiceRow).order_by(ServiceRow.position, ServiceRow.id)))
+    restaurant = session.get(RestaurantRow, RESTAURANT_ID)
+    types = tuple(catalogue.TableType(r.key, r.title, r.description, r.position) for r in session.scalars(
+        select(TableTypeRow).where(TableTypeRow.active.is_(True)).order_by(TableTypeRow.position, TableTypeRow.id)))
+    return CatalogueSnapshot(version, services, restaurant_info(restaurant) if restaurant else None, types,
+                             tuple(active_tables(session)))
+
+
+def catalogue_at(session: Session, version: int | None, kept: CatalogueSnapshot | None) -> CatalogueSnapshot:
+    """The snapshot for this catalogue version: `kept` if it was read at that version, else read
+    afresh (every time when there is no version: nothing synced yet)."""
+    if kept is not None and version is not None and kept.version == version:
+        return kept
+    return load_catalogue_snapshot(session, version)
 
 
 class SessionView:
-    """handlers.View over the event's session: what the steps may read, as plain values. The
-    catalogue is read once per catalogue version, given a cache (else once per view)."""
+    """dialogue.View over the event's session: what the steps may read, as plain values. The
+    catalogue comes from the snapshot it is given; the rest is read from the session when asked."""
 
-    def __init__(self, session: Session, catalogue_cache: CatalogueCache | None = None):
+    def __init__(self, session: Session, snapshot: CatalogueSnapshot):
         self.session = session
-        self._catalogue = catalogue_cache.items if catalogue_cache is not None else {}
-
-    @staticmethod
-    def _once(store: dict, key: object, load):
-        if key not in store:
-            store[key] = load()
-        return store[key]
-
-    def _all_services(self) -> tuple[catalogue.Service, ...]:
-        query = select(Service).order_by(Service.position, Service.id)
-        return self._once(self._catalogue, "services",
-                          lambda: tuple(service_info(row) for row in self.session.scalars(query)))
+        self.snapshot = snapshot
 
     def services(self) -> list[catalogue.Service]:
-        return [service for service in self._all_services() if service.active]
+        return [service for service in self.snapshot.services if service.active]
 
     def service(self, key: str) -> catalogue.Service | None:
-        return next((service for service in self._all_services() if service.key == key), None)
+        return next((service for service in self.snapshot.services if service.key == key), None)
 
     def orders_of(self, user_id: int, limit: int = 10) -> list[OrderInfo]:
         query = select(Order).where(Order.user_id == user_id).order_by(Order.id.desc()).limit(limit)
@@ -337,18 +329,13 @@ class SessionView:
 
     # --- Table booking
     def restaurant(self) -> catalogue.Restaurant | None:
-        def load():
-            row = self.session.get(Restaurant, RESTAURANT_ID)
-            return restaurant_info(row) if row else None
-        return self._once(self._catalogue, "restaurant", load)
+        return self.snapshot.restaurant
 
     def table_types(self) -> list[catalogue.TableType]:
-        query = select(TableType).where(TableType.active.is_(True)).order_by(TableType.position, TableType.id)
-        return list(self._once(self._catalogue, "table_types", lambda: tuple(
-            catalogue.TableType(r.key, r.title, r.description, r.position) for r in self.session.scalars(query))))
+        return list(self.snapshot.table_types)
 
     def tables(self) -> list[slots.Table]:
-        return list(self._once(self._catalogue, "tables", lambda: tuple(active_tables(self.session))))
+        return list(self.snapshot.tables)
 
     def busy(self, start: datetime, end: datetime) -> list[slots.Busy]:
         return busy_between(self.session, start, end)
@@ -373,7 +360,7 @@ CATALOGUE_ROW = 1  # the one row of catalogue_state
 
 
 def bump_catalogue_version(session: Session) -> None:
-    """Tell running bots that the catalogue changed (their CatalogueCache empties itself)."""
+    """Tell running bots that the catalogue changed (they read a new CatalogueSnapshot)."""
     statement = _insert(session, CatalogueState).values(id=CATALOGUE_ROW, version=1)
     session.execute(statement.on_conflict_do_update(
         index_elements=["id"], set_={"version": CatalogueState.__table__.c.version + 1}))
@@ -382,7 +369,7 @@ def bump_catalogue_version(session: Session) -> None:
 SERVICE_FIELDS = tuple(f.name for f in fields(catalogue.Service) if f.name != "key")
 
 
-def service_info(row: Service) -> catalogue.Service:
+def service_info(row: ServiceRow) -> catalogue.Service:
     return catalogue.Service(key=row.key, **{name: getattr(row, name) for name in SERVICE_FIELDS})
 
 
@@ -398,12 +385,12 @@ class SyncSummary:
 def sync_services(session: Session, services: Sequence[catalogue.Service]) -> SyncSummary:
     """Make the services table say what the catalogue file says: update in place by key, add the
     new ones, deactivate the ones the file no longer lists (never delete: orders refer to them)."""
-    rows = {row.key: row for row in session.scalars(select(Service))}
+    rows = {row.key: row for row in session.scalars(select(ServiceRow))}
     added = updated = 0
     for service in services:
         row = rows.pop(service.key, None)
         if row is None:
-            session.add(Service(key=service.key, **{n: getattr(service, n) for n in SERVICE_FIELDS}))
+            session.add(ServiceRow(key=service.key, **{n: getattr(service, n) for n in SERVICE_FIELDS}))
             added += 1
         elif _update_row(row, service):
             updated += 1
@@ -414,7 +401,7 @@ def sync_services(session: Session, services: Sequence[catalogue.Service]) -> Sy
     return SyncSummary(added, updated, len(gone), sum(1 for s in services if s.active))
 
 
-def _update_row(row: Service, service: catalogue.Service) -> bool:
+def _update_row(row: ServiceRow, service: catalogue.Service) -> bool:
     changed = {n: getattr(service, n) for n in SERVICE_FIELDS if getattr(row, n) != getattr(service, n)}
     for name, value in changed.items():
         setattr(row, name, value)
@@ -473,7 +460,7 @@ def book_table(session: Session, effect: BookTable, user_id: int, now: datetime)
 
 
 def _insert_booking(session: Session, effect: BookTable, table: slots.Table, user_id: int, now: datetime) -> Order:
-    order = Order(user_id=user_id, kind="booking", status=Status.PENDING, created_at=now,
+    order = Order(user_id=user_id, kind=OrderKind.BOOKING, status=Status.PENDING, created_at=now,
                   details={**effect.details, "table": table.label})
     session.add(order)
     session.flush()
@@ -498,7 +485,7 @@ def save_contact(session: Session, user_id: int, name: str, phone: str) -> None:
 
 
 # --- The restaurant's part of the catalogue ---------------------------------------------------------
-def restaurant_info(row: Restaurant) -> catalogue.Restaurant:
+def restaurant_info(row: RestaurantRow) -> catalogue.Restaurant:
     return catalogue.Restaurant(
         name=row.name, phone=row.phone, hours=slots.parse_hours(row.hours),
         closed_dates=frozenset(date.fromisoformat(d) for d in row.closed_dates or []),
@@ -522,13 +509,13 @@ def sync_restaurant(session: Session, loaded: catalogue.Catalogue) -> int:
                   closed_dates=sorted(d.isoformat() for d in cafe.closed_dates), slot_minutes=cafe.slot_minutes,
                   booking_minutes=cafe.booking_minutes, days_ahead=cafe.days_ahead, lead_minutes=cafe.lead_minutes,
                   max_party=cafe.max_party, updated_at=utcnow())
-    row = session.get(Restaurant, RESTAURANT_ID)
+    row = session.get(RestaurantRow, RESTAURANT_ID)
     if row is None:
-        session.add(Restaurant(id=RESTAURANT_ID, **values))
+        session.add(RestaurantRow(id=RESTAURANT_ID, **values))
     else:
         for name, value in values.items():
             setattr(row, name, value)
-    _sync_rows(session, TableType, "key", {t.key: dict(title=t.title, description=t.description,
+    _sync_rows(session, TableTypeRow, "key", {t.key: dict(title=t.title, description=t.description,
                                                           position=t.position) for t in loaded.table_types})
     session.flush()  # the types first: tables refer to them
     tables = {t.label: dict(type_key=t.type_key, seats=t.seats) for t in loaded.tables}

@@ -1,4 +1,5 @@
-"""The schema: SQLAlchemy 2 typed models. Times are stored in UTC."""
+"""The schema: SQLAlchemy 2 typed models. Times are stored in UTC. Classes end in `Row`
+where a plain value stands for the same thing (catalogue.Service, dialogue.Conversation)."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -6,6 +7,8 @@ from datetime import datetime, timezone
 from sqlalchemy import (DDL, JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text,
                         TypeDecorator, event)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from dialogue import OutboxStatus, Status
 
 
 class UTCDateTime(TypeDecorator):
@@ -36,7 +39,7 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime, dict: JSON, int: Integer}
 
 
-class Dialogue(Base):
+class DialogueRow(Base):
     """Where each user is in the dialogue: survives restarts."""
 
     __tablename__ = "dialogues"
@@ -67,7 +70,7 @@ class Outbox(Base):
     __table_args__ = (Index("ix_outbox_pending", "status", "next_try_at"),)
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))  # send | edit | answer
+    kind: Mapped[str] = mapped_column(String(16))  # a ReplyKind
     peer_id: Mapped[int] = mapped_column(BigInteger)
     text: Mapped[str] = mapped_column(Text, default="")
     keyboard: Mapped[str | None] = mapped_column(Text)
@@ -76,7 +79,7 @@ class Outbox(Base):
     # Set on a manager's order card: its delivered cmid is how a decision edits it later.
     card_order_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     random_id: Mapped[int] = mapped_column(BigInteger)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | failed
+    status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING)  # an OutboxStatus
     attempts: Mapped[int] = mapped_column(default=0)
     next_try_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -84,7 +87,7 @@ class Outbox(Base):
     last_error: Mapped[str | None] = mapped_column(String(255))
 
 
-class Service(Base):
+class ServiceRow(Base):
     """A service from the catalogue file. Never deleted (orders refer to it by key): a service
     dropped from the file is deactivated."""
 
@@ -109,8 +112,8 @@ class Order(Base):
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     user_id: Mapped[int] = mapped_column(BigInteger, index=True)
-    kind: Mapped[str] = mapped_column(String(16))  # service | booking
-    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # an OrderKind
+    status: Mapped[str] = mapped_column(String(16), default=Status.PENDING, index=True)
     details: Mapped[dict] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     decided_by: Mapped[int | None] = mapped_column(BigInteger)
@@ -139,7 +142,7 @@ class PollState(Base):
 
 
 # --- Table booking ------------------------------------------------------------------------------
-class Restaurant(Base):
+class RestaurantRow(Base):
     """The café's booking settings from the catalogue file: one row (id 1), replaced at each load."""
 
     __tablename__ = "restaurant"
@@ -157,7 +160,7 @@ class Restaurant(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class TableType(Base):
+class TableTypeRow(Base):
     """A kind of table (hall, terrace, VIP...). Never deleted: a type dropped from the file is hidden."""
 
     __tablename__ = "table_types"

@@ -11,7 +11,7 @@ from sqlalchemy import select
 import catalogue
 import db_functions as dbf
 from config import DEFAULT_CATALOGUE
-from db_models import Order, Service
+from db_models import Order, ServiceRow
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD = """
@@ -95,7 +95,7 @@ def test_missing_and_non_utf8_files(tmp_path):
 # --- Storing it: reload semantics, on SQLite and PostgreSQL ---------------------------------
 def services_in(sessions) -> dict[str, tuple]:
     with sessions.begin() as s:
-        return {r.key: (r.title, r.price, r.active) for r in s.scalars(select(Service))}
+        return {r.key: (r.title, r.price, r.active) for r in s.scalars(select(ServiceRow))}
 
 
 def test_reload_updates_in_place_adds_and_deactivates_never_deletes(sessions, tmp_path):
@@ -104,7 +104,7 @@ def test_reload_updates_in_place_adds_and_deactivates_never_deletes(sessions, tm
         summary = dbf.sync_services(s, first)
     assert (summary.added, summary.updated, summary.deactivated, summary.active) == (2, 0, 0, 1)
     with sessions.begin() as s:
-        ids = {r.key: r.id for r in s.scalars(select(Service))}
+        ids = {r.key: r.id for r in s.scalars(select(ServiceRow))}
         s.add(Order(user_id=1, kind="service", details={"service": "consulting"}))
     edited = GOOD.replace("price = 2500", "price = 3000").replace('key = "logo"', 'key = "tutoring"')
     with sessions.begin() as s:
@@ -116,7 +116,7 @@ def test_reload_updates_in_place_adds_and_deactivates_never_deletes(sessions, tm
     assert services_in(sessions) == {"consulting": ("Консультация", 3000, False), "logo": ("Дизайн логотипа", 5000, False),
                                       "tutoring": ("Дизайн логотипа", 5000, False)}
     with sessions.begin() as s:
-        assert {r.key: r.id for r in s.scalars(select(Service))}.items() >= ids.items()  # same rows, same ids
+        assert {r.key: r.id for r in s.scalars(select(ServiceRow))}.items() >= ids.items()  # same rows, same ids
     with sessions.begin() as s:
         summary = dbf.sync_services(s, first)
     assert summary.active == 1 and services_in(sessions)["consulting"] == ("Консультация", 2500, True)

@@ -6,26 +6,26 @@ from sqlalchemy import event, func, select
 import catalogue
 
 import db_functions as dbf
-import handlers as h
-from db_models import Dialogue, utcnow
+import dialogue as d
+from db_models import DialogueRow, utcnow
 
 
 def test_dialogue_round_trip(sessions):
     with sessions.begin() as s:
         assert dbf.load_dialogue(s, 1).is_new
-        dbf.save_dialogue(s, 1, h.State.MENU, {"service": 3, "text": "привет"})
+        dbf.save_dialogue(s, 1, d.State.MENU, {"service": 3, "text": "привет"})
     with sessions.begin() as s:
         dialogue = dbf.load_dialogue(s, 1)
-    assert (dialogue.state, dict(dialogue.data), dialogue.is_new) == (h.State.MENU, {"service": 3, "text": "привет"}, False)
+    assert (dialogue.state, dict(dialogue.data), dialogue.is_new) == (d.State.MENU, {"service": 3, "text": "привет"}, False)
 
 
 def test_unknown_stored_state_starts_over(sessions):
     with sessions.begin() as s:
-        dbf.save_dialogue(s, 1, h.State.MENU, {})
+        dbf.save_dialogue(s, 1, d.State.MENU, {})
     with sessions.begin() as s:
-        s.get(dbf.Dialogue, 1).state = "state-from-an-old-version"
+        s.get(DialogueRow, 1).state = "state-from-an-old-version"
     with sessions.begin() as s:
-        assert dbf.load_dialogue(s, 1) == h.Dialogue(h.State.MENU, {})
+        assert dbf.load_dialogue(s, 1) == d.Conversation(d.State.MENU, {})
 
 
 def test_event_ids_and_pruning(sessions):
@@ -41,16 +41,16 @@ def test_event_ids_and_pruning(sessions):
 
 def test_dialogue_upsert_keeps_one_row(sessions):
     with sessions.begin() as s:
-        dbf.save_dialogue(s, 5, h.State.MENU, {"a": 1})
-        dbf.save_dialogue(s, 5, h.State.MENU, {"a": 2})
+        dbf.save_dialogue(s, 5, d.State.MENU, {"a": 1})
+        dbf.save_dialogue(s, 5, d.State.MENU, {"a": 2})
     with sessions.begin() as s:
         assert dict(dbf.load_dialogue(s, 5).data) == {"a": 2}
-        assert s.scalar(select(func.count()).select_from(Dialogue)) == 1
+        assert s.scalar(select(func.count()).select_from(DialogueRow)) == 1
 
 
 def test_outbox_order_retry_and_blocking(sessions):
     with sessions.begin() as s:
-        rows = dbf.enqueue(s, [h.Reply.send(1, "a"), h.Reply.send(1, "b"), h.Reply.send(2, "c"), h.Reply.send(3, "d")])
+        rows = dbf.enqueue(s, [d.Reply.send(1, "a"), d.Reply.send(1, "b"), d.Reply.send(2, "c"), d.Reply.send(3, "d")])
         ids = [r.id for r in rows]
         assert len({r.random_id for r in rows}) == 4
     now = utcnow()
@@ -66,7 +66,7 @@ def test_outbox_order_retry_and_blocking(sessions):
 
 def test_outbox_pruning_keeps_cards_and_pending(sessions):
     with sessions.begin() as s:
-        rows = dbf.enqueue(s, [h.Reply.send(1, "a"), h.Reply.send(2, "card", card_order_id=9), h.Reply.send(3, "b")])
+        rows = dbf.enqueue(s, [d.Reply.send(1, "a"), d.Reply.send(2, "card", card_order_id=9), d.Reply.send(3, "b")])
         dbf.mark_all_sent(s, [rows[0].id, rows[1].id])
     with sessions.begin() as s:
         assert dbf.prune_outbox(s, utcnow() + timedelta(seconds=1)) == 1
@@ -75,7 +75,7 @@ def test_outbox_pruning_keeps_cards_and_pending(sessions):
 
 def test_card_cmids(sessions):
     with sessions.begin() as s:
-        rows = dbf.enqueue(s, [h.Reply.send(200, "card", card_order_id=5), h.Reply.send(201, "card", card_order_id=5)])
+        rows = dbf.enqueue(s, [d.Reply.send(200, "card", card_order_id=5), d.Reply.send(201, "card", card_order_id=5)])
         dbf.mark_sent(s, rows[0].id, cmid=11)
     with sessions.begin() as s:
         assert dbf.card_cmids(s, 5) == {200: 11}
@@ -102,13 +102,13 @@ def count_reads(engine):
 
 def test_dialogue_and_catalogue_version_in_one_statement(engine, sessions):
     with sessions.begin() as s:
-        assert dbf.load_dialogue_and_version(s, 1) == (h.Dialogue(is_new=True), None)  # no catalogue synced yet
+        assert dbf.load_dialogue_and_version(s, 1) == (d.Conversation(is_new=True), None)  # no catalogue synced yet
         dbf.bump_catalogue_version(s)
-        dbf.save_dialogue(s, 1, h.State.MENU, {"a": 1})
+        dbf.save_dialogue(s, 1, d.State.MENU, {"a": 1})
     statements = count_reads(engine)
     with sessions.begin() as s:
-        assert dbf.load_dialogue_and_version(s, 1) == (h.Dialogue(h.State.MENU, {"a": 1}), 1)
-        assert dbf.load_dialogue_and_version(s, 2) == (h.Dialogue(is_new=True), 1)
+        assert dbf.load_dialogue_and_version(s, 1) == (d.Conversation(d.State.MENU, {"a": 1}), 1)
+        assert dbf.load_dialogue_and_version(s, 2) == (d.Conversation(is_new=True), 1)
         dbf.bump_catalogue_version(s)
         assert dbf.load_dialogue_and_version(s, 2)[1] == 2
     assert len(statements) == 3
@@ -118,22 +118,26 @@ def test_the_catalogue_is_read_once_per_version(engine, sessions):
     with sessions.begin() as s:
         dbf.sync_services(s, [catalogue.Service(key="a", title="Первая", price=100)])
         dbf.bump_catalogue_version(s)
-    cache = dbf.CatalogueCache()
+    kept = None  # the snapshot the event loop keeps between events
     statements = count_reads(engine)
 
     def titles(version):
+        nonlocal kept
         with sessions.begin() as s:
-            view = dbf.SessionView(s, cache.at(version))
+            kept = dbf.catalogue_at(s, version, kept)
+            view = dbf.SessionView(s, kept)
             listed = [service.title for service in view.services()]
             assert view.service("a").title == listed[0]  # the same read answers both
             return listed
 
+    snapshot_reads = 4  # services, restaurant, table types, tables: one statement each
     assert titles(1) == ["Первая"]
-    assert titles(1) == ["Первая"] and len(statements) == 1  # the second event read nothing
+    assert titles(1) == ["Первая"] and len(statements) == snapshot_reads  # the second event read nothing
     with sessions.begin() as s:
         dbf.sync_services(s, [catalogue.Service(key="a", title="Обновлённая", price=100)])
         dbf.bump_catalogue_version(s)
     del statements[:]
     assert titles(1) == ["Первая"]  # an event that still saw the old version
-    assert titles(2) == ["Обновлённая"] and len(statements) == 1
-    assert cache.at(None) is None  # no version to check against: the database every time
+    assert titles(2) == ["Обновлённая"] and len(statements) == snapshot_reads
+    with sessions.begin() as s:  # no version to check against: the database every time
+        assert dbf.catalogue_at(s, None, kept) is not kept

@@ -1,6 +1,8 @@
 """Bookings in the database, on SQLite and PostgreSQL: the database itself refuses two active
 bookings of one table that overlap (an exclusion constraint on PostgreSQL, triggers on SQLite),
 also when two transactions race."""
+import dialogue as d
+import booking
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -9,7 +11,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from db_models import Booking, DiningTable, Order, TableType
+from db_models import Booking, DiningTable, Order, TableTypeRow
 
 UTC = timezone.utc
 SEVEN_PM = datetime(2026, 6, 15, 16, 0, tzinfo=UTC)  # 19:00 in Moscow
@@ -19,7 +21,7 @@ TWO_HOURS = timedelta(hours=2)
 @pytest.fixture
 def tables(sessions) -> list[int]:
     with sessions.begin() as s:
-        s.add(TableType(key="hall", title="Зал"))
+        s.add(TableTypeRow(key="hall", title="Зал"))
         s.flush()
         rows = [DiningTable(label=f"Зал {n}", type_key="hall", seats=4) for n in (1, 2)]
         s.add_all(rows)
@@ -112,7 +114,7 @@ def test_two_transactions_racing_for_one_table(sessions, tables):
 import catalogue  # noqa: E402
 import db_functions as dbf  # noqa: E402
 import handlers as h  # noqa: E402
-from db_models import Contact, Restaurant  # noqa: E402
+from db_models import Contact, RestaurantRow  # noqa: E402
 from db_models import utcnow  # noqa: E402
 
 CAFE = """
@@ -159,19 +161,19 @@ def synced(sessions, text: str = CAFE) -> int:
         return dbf.sync_restaurant(s, catalogue.parse(text, booking=True))
 
 
-def booking_effect(start=SEVEN_PM, party=2, kind="hall", name="Анна", phone="+79123456789") -> h.BookTable:
-    return h.BookTable(start=start, end=start + TWO_HOURS, party=party, type_key=kind, name=name, phone=phone,
+def booking_effect(start=SEVEN_PM, party=2, kind="hall", name="Анна", phone="+79123456789") -> d.BookTable:
+    return d.BookTable(start=start, end=start + TWO_HOURS, party=party, type_key=kind, name=name, phone=phone,
                        details={"start": start.isoformat(), "party": party, "name": name, "phone": phone}, draft={})
 
 
-def book_one(sessions, user_id=CUSTOMER, **kw) -> h.Booked:
+def book_one(sessions, user_id=CUSTOMER, **kw) -> d.Booked:
     with sessions.begin() as s:
         return dbf.book_table(s, booking_effect(**kw), user_id, utcnow())
 
 
 def view_of(sessions, fn):
     with sessions.begin() as s:
-        return fn(dbf.SessionView(s))
+        return fn(dbf.SessionView(s, dbf.load_catalogue_snapshot(s)))
 
 
 def test_sync_restaurant_and_read_it_back(sessions):
@@ -200,7 +202,7 @@ def test_resync_updates_in_place_and_hides_never_deletes(sessions):
     assert [t.key for t in view_of(sessions, lambda v: v.table_types())] == ["hall"]
     with sessions.begin() as s:
         assert s.scalar(select(text("count(*)")).select_from(DiningTable.__table__)) == 4  # hidden, not deleted
-        assert s.get(Restaurant, dbf.RESTAURANT_ID).name == "Кафе у парка"
+        assert s.get(RestaurantRow, dbf.RESTAURANT_ID).name == "Кафе у парка"
     synced(sessions)
     assert len(view_of(sessions, lambda v: v.tables())) == 4  # back again, same ids
     assert {t.label: t.id for t in view_of(sessions, lambda v: v.tables())} == ids
@@ -209,7 +211,7 @@ def test_resync_updates_in_place_and_hides_never_deletes(sessions):
 def test_book_the_smallest_free_table_that_fits(sessions):
     synced(sessions)
     first = book_one(sessions, party=2).change.order
-    assert first.kind == "booking" and first.status == h.Status.PENDING and first.details["table"] == "Зал 2"
+    assert first.kind == "booking" and first.status == d.Status.PENDING and first.details["table"] == "Зал 2"
     assert book_one(sessions, party=2).change.order.details["table"] == "Зал 4"
     assert book_one(sessions, party=2).change.order.details["table"] == "Зал 6"
     assert book_one(sessions, party=2).change is None  # the hall is full at 19:00
@@ -223,9 +225,9 @@ def test_the_contact_is_saved_and_replaced(sessions):
     synced(sessions)
     assert view_of(sessions, lambda v: v.contact(CUSTOMER)) is None
     book_one(sessions)
-    assert view_of(sessions, lambda v: v.contact(CUSTOMER)) == h.SavedContact("Анна", "+79123456789")
+    assert view_of(sessions, lambda v: v.contact(CUSTOMER)) == d.SavedContact("Анна", "+79123456789")
     book_one(sessions, start=SEVEN_PM + timedelta(days=1), name="Анна Петрова", phone="+79001112233")
-    assert view_of(sessions, lambda v: v.contact(CUSTOMER)) == h.SavedContact("Анна Петрова", "+79001112233")
+    assert view_of(sessions, lambda v: v.contact(CUSTOMER)) == d.SavedContact("Анна Петрова", "+79001112233")
     with sessions.begin() as s:
         assert s.scalar(select(text("count(*)")).select_from(Contact.__table__)) == 1
 
@@ -237,7 +239,7 @@ def test_a_rejected_or_cancelled_booking_frees_its_table_at_once(sessions, how):
     assert book_one(sessions, party=5).change is None
     with sessions.begin() as s:
         if how == "rejected":
-            assert dbf.decide(s, order.id, 200, h.Status.REJECTED, utcnow()).changed
+            assert dbf.decide(s, order.id, 200, d.Status.REJECTED, utcnow()).changed
         else:
             assert dbf.cancel_order(s, order.id, CUSTOMER).changed
     again = book_one(sessions, user_id=101, party=5).change
@@ -248,7 +250,7 @@ def test_a_confirmed_booking_keeps_its_table(sessions):
     synced(sessions)
     order = book_one(sessions, party=5).change.order
     with sessions.begin() as s:
-        dbf.decide(s, order.id, 200, h.Status.CONFIRMED, utcnow())
+        dbf.decide(s, order.id, 200, d.Status.CONFIRMED, utcnow())
     assert book_one(sessions, party=5).change is None
 
 
@@ -262,19 +264,19 @@ def test_a_stale_read_is_caught_by_the_database_and_the_next_table_is_tried(sess
     monkeypatch.setattr(dbf, "busy_between", lambda *a: calls.append(1) or ([] if len(calls) == 1 else real(*a)))
     with sessions.begin() as s:
         booked = dbf.book_table(s, booking_effect(party=2), 101, utcnow())
-        dbf.enqueue(s, [h.Reply.send(101, "the event's other writes survive")])
+        dbf.enqueue(s, [d.Reply.send(101, "the event's other writes survive")])
     assert booked.change.order.details["table"] == "Зал 4" and len(calls) == 2
     with sessions.begin() as s:
         rows = s.scalars(select(Booking).where(Booking.active.is_(True))).all()
         assert len(rows) == 2 and s.scalar(select(text("count(*)")).select_from(Order.__table__)) == 2
 
 
-def race(sessions, party: int, racers: int = 2) -> list[h.Booked]:
+def race(sessions, party: int, racers: int = 2) -> list[d.Booked]:
     """`racers` customers book the same time at once, each in its own transaction and connection,
     each holding it open a moment after booking. PostgreSQL queues them on the tables' row locks,
     SQLite on BEGIN IMMEDIATE; the later ones then see what the earlier ones booked."""
     barrier = threading.Barrier(racers)
-    results: list[h.Booked] = []
+    results: list[d.Booked] = []
 
     def customer(user_id: int) -> None:
         barrier.wait()
@@ -316,4 +318,4 @@ def test_bookings_between_for_the_managers_day(sessions):
     day = view_of(sessions, lambda v: v.bookings_between(SEVEN_PM - timedelta(hours=12), SEVEN_PM + timedelta(hours=5)))
     assert [(b.order_id, b.table, b.party, b.name) for b in day] == [(early.id, "Зал 4", 4, "Анна"),
                                                                        (late.id, "Зал 2", 2, "Анна")]
-    assert day[0].starts_at == SEVEN_PM - timedelta(hours=5) and day[0].status == h.Status.PENDING
+    assert day[0].starts_at == SEVEN_PM - timedelta(hours=5) and day[0].status == d.Status.PENDING

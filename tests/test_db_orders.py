@@ -6,7 +6,7 @@ import time
 from datetime import timedelta
 
 import db_functions as dbf
-import handlers as h
+import dialogue as d
 from catalogue import Service
 from db_models import Order, utcnow
 
@@ -14,10 +14,10 @@ CUSTOMER, MANAGER, OTHER = 100, 200, 201
 
 
 def new_order(sessions, user_id=CUSTOMER, created_at=None) -> int:
-    event = h.Incoming(kind="message", event_id="e", user_id=user_id, peer_id=user_id)
+    event = d.Incoming(kind="message", event_id="e", user_id=user_id, peer_id=user_id)
     with sessions.begin() as s:
-        change = dbf.apply_effect(s, h.CreateOrder("service", {"title": "Логотип"}), event, created_at or utcnow())
-    assert change.changed and change.order.status == h.Status.PENDING
+        change = dbf.store(s, d.CreateOrder("service", {"title": "Логотип"}), event, created_at or utcnow())
+    assert change.changed and change.order.status == d.Status.PENDING
     return change.order.id
 
 
@@ -26,12 +26,12 @@ def test_two_managers_at_once_one_decision(sessions):
     for _ in range(5):
         order_id = new_order(sessions)
         barrier = threading.Barrier(2)
-        results: dict[int, h.OrderChange] = {}
+        results: dict[int, d.OrderChange] = {}
 
         def press(manager_id: int, confirm: bool) -> None:
             barrier.wait()
             with sessions.begin() as s:
-                status = h.Status.CONFIRMED if confirm else h.Status.REJECTED
+                status = d.Status.CONFIRMED if confirm else d.Status.REJECTED
                 results[manager_id] = dbf.decide(s, order_id, manager_id, status, utcnow())
                 time.sleep(0.1)  # hold the transaction open: the other one must wait, not slip past
 
@@ -47,7 +47,7 @@ def test_two_managers_at_once_one_decision(sessions):
         with sessions.begin() as s:
             row = s.get(Order, order_id)
             assert row.decided_by == winners[0]
-            assert row.status == (h.Status.CONFIRMED if winners[0] == MANAGER else h.Status.REJECTED)
+            assert row.status == (d.Status.CONFIRMED if winners[0] == MANAGER else d.Status.REJECTED)
 
 
 def test_decision_after_cancellation_changes_nothing(sessions):
@@ -55,31 +55,31 @@ def test_decision_after_cancellation_changes_nothing(sessions):
     with sessions.begin() as s:
         assert dbf.cancel_order(s, order_id, CUSTOMER).changed
     with sessions.begin() as s:
-        change = dbf.decide(s, order_id, MANAGER, h.Status.CONFIRMED, utcnow())
-    assert not change.changed and change.order.status == h.Status.CANCELLED and change.order.decided_by is None
+        change = dbf.decide(s, order_id, MANAGER, d.Status.CONFIRMED, utcnow())
+    assert not change.changed and change.order.status == d.Status.CANCELLED and change.order.decided_by is None
 
 
 def test_cancellation_rules(sessions):
     confirmed, rejected, foreign = new_order(sessions), new_order(sessions), new_order(sessions, user_id=999)
     with sessions.begin() as s:
-        dbf.decide(s, confirmed, MANAGER, h.Status.CONFIRMED, utcnow())
-        dbf.decide(s, rejected, MANAGER, h.Status.REJECTED, utcnow())
+        dbf.decide(s, confirmed, MANAGER, d.Status.CONFIRMED, utcnow())
+        dbf.decide(s, rejected, MANAGER, d.Status.REJECTED, utcnow())
     with sessions.begin() as s:
         assert dbf.cancel_order(s, confirmed, CUSTOMER).changed
         assert not dbf.cancel_order(s, confirmed, CUSTOMER).changed  # twice: once
         refused = dbf.cancel_order(s, rejected, CUSTOMER)
-        assert not refused.changed and refused.order.status == h.Status.REJECTED
-        assert dbf.cancel_order(s, foreign, CUSTOMER) == h.OrderChange(False, None)  # says nothing about it
+        assert not refused.changed and refused.order.status == d.Status.REJECTED
+        assert dbf.cancel_order(s, foreign, CUSTOMER) == d.OrderChange(False, None)  # says nothing about it
         assert dbf.cancel_order(s, 10_000, CUSTOMER).order is None
     with sessions.begin() as s:
-        assert s.get(Order, foreign).status == h.Status.PENDING
+        assert s.get(Order, foreign).status == d.Status.PENDING
 
 
 def test_reject_reason_only_by_the_rejecting_manager_and_once(sessions):
     order_id = new_order(sessions)
     with sessions.begin() as s:
         assert not dbf.set_reject_reason(s, order_id, MANAGER, "рано").changed  # not rejected yet
-        dbf.decide(s, order_id, MANAGER, h.Status.REJECTED, utcnow())
+        dbf.decide(s, order_id, MANAGER, d.Status.REJECTED, utcnow())
         assert not dbf.set_reject_reason(s, order_id, OTHER, "чужая").changed
         assert dbf.set_reject_reason(s, order_id, MANAGER, "Нет мастеров").order.reject_reason == "Нет мастеров"
         assert not dbf.set_reject_reason(s, order_id, MANAGER, "ещё раз").changed
@@ -88,12 +88,12 @@ def test_reject_reason_only_by_the_rejecting_manager_and_once(sessions):
 def test_change_carries_the_delivered_cards(sessions):
     order_id = new_order(sessions)
     with sessions.begin() as s:
-        rows = dbf.enqueue(s, [h.Reply.send(MANAGER, "card", card_order_id=order_id),
-                               h.Reply.send(OTHER, "card", card_order_id=order_id)])
+        rows = dbf.enqueue(s, [d.Reply.send(MANAGER, "card", card_order_id=order_id),
+                               d.Reply.send(OTHER, "card", card_order_id=order_id)])
         dbf.mark_sent(s, rows[0].id, cmid=41)
         dbf.mark_sent(s, rows[1].id, cmid=42)
     with sessions.begin() as s:
-        assert dbf.decide(s, order_id, MANAGER, h.Status.CONFIRMED, utcnow()).cards == {MANAGER: 41, OTHER: 42}
+        assert dbf.decide(s, order_id, MANAGER, d.Status.CONFIRMED, utcnow()).cards == {MANAGER: 41, OTHER: 42}
 
 
 def test_view(sessions):
@@ -104,13 +104,13 @@ def test_view(sessions):
     first = new_order(sessions, created_at=now - timedelta(days=2))
     second, other = new_order(sessions, created_at=now), new_order(sessions, user_id=999, created_at=now)
     with sessions.begin() as s:
-        dbf.decide(s, first, MANAGER, h.Status.CONFIRMED, now)
+        dbf.decide(s, first, MANAGER, d.Status.CONFIRMED, now)
     with sessions.begin() as s:
-        view = dbf.SessionView(s)
+        view = dbf.SessionView(s, dbf.load_catalogue_snapshot(s))
         assert [x.key for x in view.services()] == ["a", "b"]
         assert view.service("off").active is False and view.service("nope") is None
         assert [o.id for o in view.orders_of(CUSTOMER)] == [second, first]
-        assert view.order(first).status == h.Status.CONFIRMED and view.order(first).decided_by == MANAGER
+        assert view.order(first).status == d.Status.CONFIRMED and view.order(first).decided_by == MANAGER
         assert view.order(10_000) is None
         assert [o.id for o in view.pending_orders()] == [second, other]
         assert [o.id for o in view.orders_between(now - timedelta(hours=1), now + timedelta(hours=1))] == [second, other]
