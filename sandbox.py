@@ -3,6 +3,7 @@ emulator, and a chat in the terminal.
 
 You type as a customer; buttons are shown numbered and typing a number presses one.
 `/manager` switches to the manager's private messages, `/customer` back, `/quit` ends.
+Run it as `python main.py --sandbox`: main hands in how the bot is built (nothing imports main).
 """
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ import logging
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
-from config import load_settings
-from main import Bot, prepare_database, startup_checks
+from config import Settings, load_settings
+from loop import Bot, startup_checks
 from vk_emulator import VKEmulator
-from vk_functions import VkClient
 
 CUSTOMER_ID = 100
 MANAGER_ID = 200
@@ -95,15 +96,14 @@ def repl(emu: VKEmulator, bot: Bot) -> None:
         current.show_new()
 
 
-def main() -> int:
+def main(build_bot: Callable[[Settings], Bot]) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # A fresh database each run: the emulator starts empty too, so old cards could not be edited.
     with VKEmulator() as emu, tempfile.TemporaryDirectory(prefix="vk-bot-sandbox-") as folder:
         emu.add_user(CUSTOMER_ID, "Анна", "Покупатель")
         emu.add_user(MANAGER_ID, "Олег", "Менеджер")
         settings = sandbox_settings(emu, Path(folder) / "sandbox.sqlite3")
-        sessions, _ = prepare_database(settings)  # loads the example catalogue, as the bot does
-        bot = Bot(settings, sessions, VkClient(settings))
+        bot = build_bot(settings)  # loads the example catalogue, as the bot does
         startup_checks(bot.client, settings)
         loop = threading.Thread(target=bot.run, name="bot", daemon=True)
         loop.start()
@@ -121,4 +121,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit("run the sandbox with: python main.py --sandbox")

@@ -1,5 +1,6 @@
 """The only module that talks to VK: the API client, the long poll, the parser of raw
-events, the delivery of stored replies, and the start-up checks.
+events, the delivery of replies (plain reply values: the outbox rows outbox.py reads, or
+dialogue.Reply), and the start-up checks. No database here: outbox.py records deliveries.
 
 vk_api is used as it is, through its public parts: `VkApiGroup` (a community token's
 20 requests a second), its `session` parameter (a requests session of ours that points
@@ -15,19 +16,15 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from enum import StrEnum
 
 import requests
 import vk_api
 from vk_api.bot_longpoll import VkBotLongPoll
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
 from vk_api.exceptions import ApiError, ApiHttpError
 
-import db_functions as dbf
 from config import Settings
-from db_models import Outbox, utcnow
-from handlers import Incoming
+from dialogue import Incoming, ReplyKind
 
 log = logging.getLogger("vk")
 
@@ -240,19 +237,26 @@ def _parse_callback(event_id: str, obj: Mapping) -> Incoming:
 
 
 # --- Delivering replies ------------------------------------------------------------
+class DeliveryStatus(StrEnum):
+    SENT = "sent"
+    RETRY = "retry"  # later: VK was unavailable, too busy, or flood control
+    FAILED = "failed"  # given up: VK refused it for good (the user forbade messages...)
+
+
 @dataclass(frozen=True)
 class Delivery:
     """What became of one reply: sent (with the card's cmid), retry later, or given up."""
 
-    status: str  # sent | retry | failed
+    status: DeliveryStatus
     cmid: int | None = None
     error: str = ""
     code: int | None = None
 
 
 def reply_params(reply, random_id: int) -> tuple[str, dict]:
-    """The VK method and parameters for a stored reply (an Outbox row or a Reply)."""
-    if reply.kind == "answer":
+    """The VK method and parameters for a reply: anything with kind, peer_id, text, keyboard,
+    cmid, callback_id and card_order_id (an outbox row, a dialogue.Reply)."""
+    if reply.kind == ReplyKind.ANSWER:
         data = {"type": "show_snackbar", "text": reply.text}
         params = {"event_id": reply.callback_id, "user_id": reply.peer_id, "peer_id": reply.peer_id,
                   "event_data": json.dumps(data, ensure_ascii=False)}
@@ -260,7 +264,7 @@ def reply_params(reply, random_id: int) -> tuple[str, dict]:
     params = {"peer_id": reply.peer_id, "message": reply.text}
     if reply.keyboard is not None:
         params["keyboard"] = reply.keyboard
-    if reply.kind == "edit":
+    if reply.kind == ReplyKind.EDIT:
         return "messages.edit", {**params, "cmid": reply.cmid}
     if reply.card_order_id is not None:
         # A manager card: `peer_ids` makes VK answer with the cmid needed to edit it later.
@@ -272,18 +276,18 @@ def _send_result(result) -> Delivery:
     if isinstance(result, list):  # the peer_ids form: one entry per peer
         entry = result[0] if result and isinstance(result[0], Mapping) else {}
         if "error" in entry:
-            return Delivery("failed", error=f"VK error {entry['error'].get('code')}")
-        return Delivery("sent", cmid=_int(entry.get("conversation_message_id")) or None)
-    return Delivery("sent")
+            return Delivery(DeliveryStatus.FAILED, error=f"VK error {entry['error'].get('code')}")
+        return Delivery(DeliveryStatus.SENT, cmid=_int(entry.get("conversation_message_id")) or None)
+    return Delivery(DeliveryStatus.SENT)
 
 
 def _error_delivery(method: str, code: int, text: str) -> Delivery:
     """Sort a VK error for one reply: flood control and unknown errors are retried later."""
     if code in RETRIABLE_CODES or code == FLOOD_CODE:
-        return Delivery("retry", error=text)
+        return Delivery(DeliveryStatus.RETRY, error=text)
     if method == "messages.sendMessageEventAnswer" or code in PERMANENT_SEND_CODES:
-        return Delivery("failed", error=text, code=code)
-    return Delivery("retry", error=text)
+        return Delivery(DeliveryStatus.FAILED, error=text, code=code)
+    return Delivery(DeliveryStatus.RETRY, error=text)
 
 
 def deliver(client: VkClient, reply, random_id: int) -> Delivery:
@@ -292,11 +296,11 @@ def deliver(client: VkClient, reply, random_id: int) -> Delivery:
     try:
         return _send_result(client.call(method, params))
     except VkUnavailable as exc:
-        return Delivery("retry", error=str(exc))
+        return Delivery(DeliveryStatus.RETRY, error=str(exc))
     except ApiError as exc:
         return _error_delivery(method, exc.code, describe(exc))
     except ApiHttpError as exc:
-        return Delivery("retry", error=describe(exc))
+        return Delivery(DeliveryStatus.RETRY, error=describe(exc))
 
 
 EXECUTE_MAX_CALLS = 25  # VK runs at most 25 API calls in one execute
@@ -316,12 +320,12 @@ def deliver_batch(client: VkClient, rows: list) -> list[Delivery]:
     try:
         answer = client.call("execute", {"code": execute_code(calls)}, raw=True)
     except VkUnavailable as exc:
-        return [Delivery("retry", error=str(exc))] * len(rows)
+        return [Delivery(DeliveryStatus.RETRY, error=str(exc))] * len(rows)
     except (ApiError, ApiHttpError) as exc:
-        return [Delivery("retry", error=describe(exc))] * len(rows)
+        return [Delivery(DeliveryStatus.RETRY, error=describe(exc))] * len(rows)
     results = answer.get("response") if isinstance(answer, Mapping) else None
     if not isinstance(results, list) or len(results) != len(rows):
-        return [Delivery("retry", error="execute answered with an unexpected shape")] * len(rows)
+        return [Delivery(DeliveryStatus.RETRY, error="execute answered with an unexpected shape")] * len(rows)
     errors = iter(answer.get("execute_errors") or [])
     return [_batch_result(method, result, errors) for (method, _), result in zip(calls, results)]
 
@@ -347,126 +351,6 @@ def take_batch(rows: list, max_calls: int = EXECUTE_MAX_CALLS) -> list:
         batch.append(row)
         peers.add(row.peer_id)
     return batch
-
-
-class OutboxSender(threading.Thread):
-    """Delivers committed replies, oldest first, and retries each until VK accepts it.
-
-    A reply waiting for a retry holds back that peer's later replies, so a customer
-    never reads them out of order. Runs beside the event loop; `wake()` after a commit.
-    """
-
-    def __init__(self, client: VkClient, sessions: sessionmaker[Session], retry: Backoff | None = None,
-                 idle_wait: float = 5.0, batching: bool = True):
-        super().__init__(name="outbox-sender", daemon=True)
-        self.batching = batching
-        self._forbidden_logged: set[int] = set()
-        self.client = client
-        self.sessions = sessions
-        self.retry = retry or Backoff(first=1.0, cap=300.0)
-        self.idle_wait = idle_wait
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._lock = threading.Lock()
-        self.idle = threading.Event()  # set when a pass found nothing due and no wake is pending
-        self.delivered = 0
-
-    def wake(self) -> None:
-        with self._lock:
-            self.idle.clear()
-            self._wake.set()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
-
-    def run(self) -> None:
-        failures = 0
-        while True:
-            stopping = self._stopping.is_set()
-            self._wake.clear()
-            try:  # both reads guarded: a database error must not end the sender thread
-                handled = self.deliver_due()
-                wait = None if handled or stopping else self._next_wait()
-                failures = 0
-            except SQLAlchemyError as exc:
-                failures += 1
-                log.error("outbox: database unavailable (%s), retrying", type(exc).__name__)
-                if self._stopping.wait(self.retry.delay(min(failures, 5))):
-                    return
-                continue
-            if stopping:
-                return  # one last pass after stop(): the event in hand gets its replies
-            if wait is not None:
-                with self._lock:
-                    if not self._wake.is_set():
-                        self.idle.set()
-                self._wake.wait(wait)
-
-    def _next_wait(self) -> float:
-        with self.sessions.begin() as session:
-            due = dbf.next_outbox_time(session)
-        if due is None:
-            return self.idle_wait
-        return max(0.0, min(self.idle_wait, (due - utcnow()).total_seconds()))
-
-    def deliver_due(self) -> int:
-        """One pass over what is due, in batches; returns how many replies were handled."""
-        with self.sessions.begin() as session:
-            rows = list(dbf.due_outbox(session, utcnow(), limit=200))
-        handled, unrecorded = 0, ([], [])
-        while rows:
-            batch = take_batch(rows) if self.batching else rows[:1]
-            outcomes = deliver_batch(self.client, batch) if len(batch) > 1 else [
-                deliver(self.client, batch[0], batch[0].random_id)]
-            unrecorded[0].extend(batch)
-            unrecorded[1].extend(outcomes)
-            if len(unrecorded[0]) >= EXECUTE_MAX_CALLS:
-                # Recorded in groups so the database does not slow the requests down; a crash
-                # before the record only resends with the same random_id, which VK drops.
-                self._record(*unrecorded)
-                unrecorded = ([], [])
-            handled += len(batch)
-            done = {id(row) for row in batch}
-            retried = {row.peer_id for row, o in zip(batch, outcomes) if o.status == "retry"}
-            rows = [r for r in rows if id(r) not in done and r.peer_id not in retried]
-        self._record(*unrecorded)
-        return handled
-
-    def _record(self, rows: list[Outbox], outcomes: list[Delivery]) -> None:
-        if not rows:
-            return
-        plain = [row.id for row, o in zip(rows, outcomes) if o.status == "sent" and o.cmid is None]
-        with self.sessions.begin() as session:
-            dbf.mark_all_sent(session, plain)
-            for row, outcome in zip(rows, outcomes):
-                if row.id not in plain:
-                    self._record_one(session, row, outcome)
-        self.delivered += len(plain)
-
-    def _record_one(self, session: Session, row: Outbox, outcome: Delivery) -> None:
-        if outcome.status == "sent":  # a manager card: its cmid is kept for later edits
-            dbf.mark_sent(session, row.id, outcome.cmid)
-            self.delivered += 1
-        elif outcome.status == "failed":
-            self._log_given_up(row, outcome)
-            dbf.mark_failed(session, row.id, outcome.error)
-        else:
-            delay = timedelta(seconds=self.retry.delay(row.attempts))
-            log.warning("reply %d to peer %d will be retried: %s", row.id, row.peer_id, outcome.error)
-            dbf.mark_retry(session, row.id, row.attempts + 1, delay, outcome.error)
-
-    def _log_given_up(self, row: Outbox, outcome: Delivery) -> None:
-        # A user who forbade messages would otherwise fill the log with one line per reply.
-        if outcome.code == 901:
-            if row.peer_id in self._forbidden_logged:
-                return
-            if len(self._forbidden_logged) > 10_000:
-                self._forbidden_logged.clear()
-            self._forbidden_logged.add(row.peer_id)
-            log.warning("user %d does not allow messages from the community (901): replies dropped", row.peer_id)
-            return
-        log.warning("reply %d to peer %d given up: %s", row.id, row.peer_id, outcome.error)
 
 
 # --- Long poll ------------------------------------------------------------------------

@@ -38,9 +38,9 @@ from sqlalchemy import make_url, text  # noqa: E402
 import db  # noqa: E402
 import scripts  # noqa: E402  (bench/scripts.py: the simulated customers)
 from config import load_settings  # noqa: E402
-from main import Bot, prepare_database  # noqa: E402
+from main import build_bot  # noqa: E402
 from vk_emulator import VKEmulator  # noqa: E402
-from vk_functions import Backoff, OutboxSender, VkClient  # noqa: E402
+from vk_functions import Backoff, VkClient  # noqa: E402
 
 VK_LIMIT = 20.0
 TRANSACTION_CONTROL = re.compile(r"\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b", re.IGNORECASE)
@@ -82,11 +82,10 @@ class InstrumentedBot:
 
     def __init__(self, emu: VKEmulator, db_url: str, batching: bool = True):
         settings = settings_for(emu, db_url)
-        sessions, _ = prepare_database(settings)
-        engine = sessions.kw["bind"]
         client = VkClient(settings, backoff=Backoff(first=0.05, cap=1.0))
-        sender = OutboxSender(client, sessions, retry=Backoff(first=0.2, cap=2.0), idle_wait=0.5, batching=batching)
-        self.bot = Bot(settings, sessions, client, sender=sender, reconnect=Backoff(first=0.05, cap=0.5))
+        self.bot = build_bot(settings, client, retry=Backoff(first=0.2, cap=2.0), idle_wait=0.5, batching=batching,
+                             reconnect=Backoff(first=0.05, cap=0.5))
+        engine = self.bot.sessions.kw["bind"]
         self.engine, self.emu = engine, emu
         self.timings: list[float] = []
         self.statements: list[int] = []

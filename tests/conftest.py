@@ -20,9 +20,10 @@ import db  # noqa: E402
 import vk_schema  # noqa: E402
 from config import load_settings  # noqa: E402
 from db_models import Base  # noqa: E402
-from main import Bot, prepare_database  # noqa: E402
+from loop import Bot  # noqa: E402
+from main import build_bot  # noqa: E402
 from vk_emulator import VKEmulator  # noqa: E402
-from vk_functions import Backoff, OutboxSender, VkClient  # noqa: E402
+from vk_functions import Backoff, VkClient  # noqa: E402
 
 CUSTOMER_ID = 100
 MANAGER_IDS = (200, 201)
@@ -125,11 +126,9 @@ class RunningBot:
 
     def start(self) -> None:
         settings = settings_for(self.emu, self.db_url, **self.extra)
-        sessions, _ = prepare_database(settings)  # the schema and the catalogue, as main.build does
         client = VkClient(settings, backoff=Backoff(first=0.01, cap=0.1))
-        sender = OutboxSender(client, sessions, retry=Backoff(first=0.05, cap=0.5), idle_wait=0.5)
-        clock = {"clock": self.clock} if self.clock else {}
-        self.bot = Bot(settings, sessions, client, sender=sender, reconnect=Backoff(first=0.05, cap=0.5), **clock)
+        self.bot = build_bot(settings, client, retry=Backoff(first=0.05, cap=0.5), idle_wait=0.5,
+                             reconnect=Backoff(first=0.05, cap=0.5), clock=self.clock)
         self.thread = threading.Thread(target=self.bot.run, name="bot", daemon=True)
         self.thread.start()
         assert self.bot.connected.wait(10), "the bot did not connect to the long poll"

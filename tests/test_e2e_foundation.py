@@ -141,7 +141,7 @@ def test_long_poll_server_errors_are_waited_out(customer, emu):
 
 def test_a_hung_poll_is_noticed_and_replaced(customer, emu):
     customer.says("Привет")
-    customer.runner.bot._poll.margin = 0.5
+    customer.runner.bot.poller.poll.margin = 0.5
     emu.hang_polls(30)
     event = emu.send_text(CUSTOMER_ID, "Помощь")
     customer.runner.settle(event, timeout=15)

@@ -290,7 +290,7 @@ def long_poll_chaos(emu: VKEmulator, stop: threading.Event) -> None:
 # --- the long poll's known failure modes ---------------------------------------------------------------
 def test_a_silently_stale_key_is_renewed(emu, running):
     runner = running()
-    runner.bot._poll.renew_after = 1.0
+    runner.bot.poller.poll.renew_after = 1.0
     emu.silence_key()  # the key still answers, but never with events
     event = emu.send_text(4000, "Привет")
     runner.settle(event, timeout=15)

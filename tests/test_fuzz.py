@@ -1,5 +1,5 @@
 """Property-based fuzzing of incoming events at every dialogue state, through the real
-parser, handler chain and database layer (Bot.apply in a transaction that is rolled back):
+parser, handler chain and database layer (Bot.events.apply in a transaction that is rolled back):
 never an exception, always a sensible answer, or silence where VK etiquette wants it."""
 from __future__ import annotations
 
@@ -12,14 +12,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-import handlers as h
+import dialogue as d
 from conftest import MANAGER_IDS, settings_for
 import messages as msg
 from db_functions import load_dialogue, save_dialogue
 from db_models import Outbox
-from main import Bot, prepare_database
+from loop import Bot
+from main import build_bot
 from vk_emulator import VKEmulator
-from vk_functions import VkClient, parse_event
+from vk_functions import parse_event
 
 USER = 777
 OTHER_CUSTOMER = 778
@@ -95,12 +96,12 @@ WALKS = [
 
 
 class Walker:
-    """Drives Bot.apply directly (no VK) the way a customer would, recording each stored state."""
+    """Drives Bot.events.apply directly (no VK) the way a customer would, recording each stored state."""
 
     def __init__(self, bot: Bot, user_id: int):
         self.bot, self.user_id, self.count = bot, user_id, 0
 
-    def step(self, kind: str, value: str) -> tuple[h.State, dict]:
+    def step(self, kind: str, value: str) -> tuple[d.State, dict]:
         self.count += 1
         message = {"from_id": self.user_id, "peer_id": self.user_id, "text": value}
         if kind == "press":
@@ -108,7 +109,7 @@ class Walker:
         raw = {"type": "message_new", "event_id": f"walk-{self.user_id}-{self.count}", "group_id": 1,
                "object": {"message": message}}
         with self.bot.sessions.begin() as session:
-            self.bot.apply(session, parse_event(raw))
+            self.bot.events.apply(session, parse_event(raw))
             dialogue = load_dialogue(session, self.user_id)
         return dialogue.state, dict(dialogue.data)
 
@@ -122,7 +123,7 @@ class Walker:
         raise AssertionError(f"no button {label!r} for user {self.user_id}")
 
 
-def walk_samples(bot: Bot) -> list[tuple[h.State, dict]]:
+def walk_samples(bot: Bot) -> list[tuple[d.State, dict]]:
     samples = []
     for number, walk in enumerate(WALKS):
         walker = Walker(bot, 900 + number)
@@ -133,13 +134,11 @@ def walk_samples(bot: Bot) -> list[tuple[h.State, dict]]:
 @pytest.fixture
 def fuzz_bot(db_url, tmp_path):
     with VKEmulator() as emu:
-        settings = settings_for(emu, db_url)
-        sessions, _ = prepare_database(settings)
-        bot = Bot(settings, sessions, VkClient(settings))
+        bot = build_bot(settings_for(emu, db_url))
         seed_orders(bot)
         bot.samples = walk_samples(bot)
         yield bot
-        sessions.kw["bind"].dispose()
+        bot.sessions.kw["bind"].dispose()
 
 
 def seed_orders(bot: Bot) -> None:
@@ -150,23 +149,23 @@ def seed_orders(bot: Bot) -> None:
         walker.step(kind, value)
 
 
-def replies_of(session, event: h.Incoming) -> list[h.Reply]:
+def replies_of(session, event: d.Incoming) -> list[d.Reply]:
     session.flush()
     rows = session.scalars(select(Outbox).where(Outbox.peer_id == event.peer_id, Outbox.id > MARK[0]))
-    return [h.Reply(r.kind, r.peer_id, r.text, r.keyboard, r.cmid, r.callback_id) for r in rows]
+    return [d.Reply(r.kind, r.peer_id, r.text, r.keyboard, r.cmid, r.callback_id) for r in rows]
 
 
 MARK = [0]
 
 
-def apply_in(bot: Bot, user: int, state, data, event: h.Incoming) -> tuple[bool, list[h.Reply]]:
+def apply_in(bot: Bot, user: int, state, data, event: d.Incoming) -> tuple[bool, list[d.Reply]]:
     """Put the user in (state, data), apply the event, read the replies, roll everything back."""
     session = bot.sessions()
     try:
         session.begin()
         MARK[0] = session.scalar(select(func.max(Outbox.id))) or 0
         save_dialogue(session, user, state, data)
-        applied = bot.apply(session, event)
+        applied = bot.events.apply(session, event)
         return applied, replies_of(session, event) if event.peer_id else []
     finally:
         session.rollback()
@@ -177,7 +176,7 @@ FUZZ = settings(max_examples=300, derandomize=True, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
-def retarget(raw: dict, user: int) -> h.Incoming:
+def retarget(raw: dict, user: int) -> d.Incoming:
     return parse_event(json.loads(json.dumps(raw).replace(str(USER), str(user))))
 
 
@@ -202,11 +201,11 @@ def test_any_event_in_any_stored_dialogue_gets_a_sensible_answer(fuzz_bot, sampl
 
 def test_walks_cover_every_customer_state(fuzz_bot):
     covered = {state for state, _ in fuzz_bot.samples}
-    assert covered >= set(h.State) - {h.State.MGR_REASON}, set(h.State) - covered
+    assert covered >= set(d.State) - {d.State.MGR_REASON}, set(d.State) - covered
 
 
 @FUZZ
-@given(state=st.sampled_from(list(h.State)), data=random_data)
+@given(state=st.sampled_from(list(d.State)), data=random_data)
 def test_corrupted_stored_dialogue_never_traps_the_customer(fuzz_bot, state, data):
     """Whatever an old version or a bug left in the dialogue, the customer gets an answer and
     the next message works: Bot.handle apologises and starts the dialogue afresh if need be."""
