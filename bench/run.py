@@ -30,13 +30,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the simulated customers, shared with the fault suite
 
 import vk_api  # noqa: E402
 from sqlalchemy import event as sa_event  # noqa: E402
 from sqlalchemy import make_url, text  # noqa: E402
 
 import db  # noqa: E402
-import scripts  # noqa: E402  (bench/scripts.py: the simulated customers)
+import scripts  # noqa: E402  (tests/scripts.py: the simulated customers)
 from config import load_settings  # noqa: E402
 from main import build_bot  # noqa: E402
 from vk_emulator import VKEmulator  # noqa: E402

@@ -1,8 +1,6 @@
 """Bookings in the database, on SQLite and PostgreSQL: the database itself refuses two active
 bookings of one table that overlap (an exclusion constraint on PostgreSQL, triggers on SQLite),
 also when two transactions race."""
-import dialogue as d
-import booking
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -11,6 +9,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+import dialogue as d
 from db_models import Booking, DiningTable, Order, TableTypeRow
 
 UTC = timezone.utc

@@ -4,7 +4,7 @@ import json
 import pytest
 from types import SimpleNamespace
 
-from conftest import settings_for
+from support import settings_for
 from vk_emulator import VKEmulator
 from vk_functions import Pacer, VkClient, deliver_batch, execute_code, take_batch
 

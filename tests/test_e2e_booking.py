@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 import db_functions as dbf
 import messages as msg
-from conftest import CUSTOMER_ID, MANAGER_IDS, Person
+from support import CUSTOMER_ID, MANAGER_IDS, Person, card_of, labels
 from db_models import Booking, DiningTable, Order
 
 UTC = timezone.utc
@@ -48,9 +48,6 @@ def managers(emu, cafe):
     return [Person(emu, cafe, m) for m in MANAGER_IDS]
 
 
-def buttons(message) -> list[str]:
-    return [b["action"]["label"] for row in (message.keyboard or {}).get("buttons", []) for b in row]
-
 
 def free_times(message) -> list[str]:
     line = next(line for line in message.text.splitlines() if line.startswith("Свободно: "))
@@ -79,11 +76,6 @@ def book(person, **kw) -> int:
     return int(match.group(1))
 
 
-def card_of(emu, manager_id: int, order_id: int):
-    cards = [m for m in emu.messages(manager_id) if m.text.startswith(f"🆕 Заказ №{order_id}\n")]
-    assert len(cards) == 1
-    return cards[0]
-
 
 def booking_row(runner, order_id: int) -> tuple[Booking, str, Order]:
     with runner.bot.sessions.begin() as s:
@@ -102,11 +94,11 @@ def times_on(person, day="Ср 17.06", party="8", place="VIP-комната"):
 # --- The whole way ----------------------------------------------------------------------------------
 def test_full_booking_confirmed(anna, managers, emu, cafe):
     menu = anna.says("Привет")[0]
-    assert buttons(menu) == [msg.BTN_SERVICES, msg.BTN_BOOK, msg.BTN_MY_ORDERS, msg.BTN_HELP]
+    assert labels(menu) == [msg.BTN_SERVICES, msg.BTN_BOOK, msg.BTN_MY_ORDERS, msg.BTN_HELP]
     assert anna.presses(msg.BTN_BOOK)[0].text == msg.ASK_PARTY
-    assert buttons(anna.presses("4")[0])[:3] == ["Основной зал", "Терраса", "VIP-комната"]
+    assert labels(anna.presses("4")[0])[:3] == ["Основной зал", "Терраса", "VIP-комната"]
     days = anna.presses("Основной зал")[0]
-    assert buttons(days)[:6] == ["Сегодня 15.06", "Завтра 16.06", "Ср 17.06", "Чт 18.06", "Пт 19.06", "Сб 20.06"]
+    assert labels(days)[:6] == ["Сегодня 15.06", "Завтра 16.06", "Ср 17.06", "Чт 18.06", "Пт 19.06", "Сб 20.06"]
     times = anna.presses("Ср 17.06")[0]
     assert free_times(times)[0] == "12:00" and free_times(times)[-1] == "21:00"
     anna.presses(msg.BTN_NEXT)
@@ -121,7 +113,7 @@ def test_full_booking_confirmed(anna, managers, emu, cafe):
     assert "Столик Зал 3 держим за вами" in thanks.text  # the smallest hall table for four
     for manager_id in MANAGER_IDS:
         card = card_of(emu, manager_id, order_id)
-        assert buttons(card) == [msg.BTN_CONFIRM, msg.BTN_REJECT]
+        assert labels(card) == [msg.BTN_CONFIRM, msg.BTN_REJECT]
         for line in ("Когда: ср, 17.06.2026, 19:00–21:00", "Гостей: 4", "Столик: Зал 3 (Основной зал)", "Имя: Анна",
                      "Телефон: +79123456789", "https://vk.com/id100"):
             assert line in card.text
@@ -179,7 +171,7 @@ def test_two_customers_send_the_last_table_at_once(anna, boris, managers, emu, c
     assert SENT.search(anna.last.text)  # the first Send wins
     loser = boris.last
     assert loser.text.startswith(msg.SLOT_TAKEN) and "Ближайшее свободное время — ср, 17.06.2026" in loser.text
-    assert buttons(loser)[:5] == ["16:00", "16:30", "17:00", "21:00", msg.BTN_ALL_TIMES]
+    assert labels(loser)[:5] == ["16:00", "16:30", "17:00", "21:00", msg.BTN_ALL_TIMES]
     summary = boris.presses("21:00")[0]
     assert "Когда: ср, 17.06.2026, 21:00–23:00" in summary.text and "Имя: Борис" in summary.text
     assert SENT.search(boris.presses(msg.BTN_SEND)[0].text)
@@ -199,23 +191,23 @@ def test_a_booking_lost_to_a_stale_read_offers_times_read_afresh(anna, boris, ma
     loser = boris.presses(msg.BTN_SEND)[0]
     assert len(calls) >= 2, "the step did not read the café twice: the test proves nothing"
     assert loser.text.startswith(msg.SLOT_TAKEN)
-    assert buttons(loser)[:5] == ["16:00", "16:30", "17:00", "21:00", msg.BTN_ALL_TIMES]
+    assert labels(loser)[:5] == ["16:00", "16:30", "17:00", "21:00", msg.BTN_ALL_TIMES]
 
 
 # --- The steps, typed answers, Back and Edit -------------------------------------------------------------
 def test_party_sizes_typed_and_too_large(anna):
     anna.says("Привет")
     party = anna.presses(msg.BTN_BOOK)[0]
-    assert buttons(party) == ["1", "2", "3", "4", "5", "6", "7", "8", msg.BTN_BACK, msg.BTN_CANCEL]
+    assert labels(party) == ["1", "2", "3", "4", "5", "6", "7", "8", msg.BTN_BACK, msg.BTN_CANCEL]
     assert anna.says("ноль")[0].text == msg.HINT_PARTY
     too_large = anna.says("12 человек")[0]
     assert too_large.text == msg.PARTY_TOO_LARGE.format(max=8, phone="+7 495 123-45-67")
-    assert msg.BTN_BOOK in buttons(too_large)
+    assert msg.BTN_BOOK in labels(too_large)
     anna.presses(msg.BTN_BOOK)
     places = anna.says("6 человек")[0]
-    assert buttons(places)[:3] == ["Основной зал", "VIP-комната", msg.BTN_BACK]  # the terrace seats four at most
+    assert labels(places)[:3] == ["Основной зал", "VIP-комната", msg.BTN_BACK]  # the terrace seats four at most
     anna.presses(msg.BTN_BACK)
-    assert buttons(anna.says("нас четверо")[0])[:3] == ["Основной зал", "Терраса", "VIP-комната"]
+    assert labels(anna.says("нас четверо")[0])[:3] == ["Основной зал", "Терраса", "VIP-комната"]
 
 
 def test_dates_typed_closed_and_out_of_the_window(running, emu):
@@ -225,7 +217,7 @@ def test_dates_typed_closed_and_out_of_the_window(running, emu):
     anna.presses(msg.BTN_BOOK)
     anna.presses("2")
     days = anna.presses("Терраса")[0]
-    assert buttons(days)[:6] == ["Сегодня 28.12", "Завтра 29.12", "Ср 30.12", "Сб 02.01", "Пн 04.01", "Вт 05.01"]
+    assert labels(days)[:6] == ["Сегодня 28.12", "Завтра 29.12", "Ср 30.12", "Сб 02.01", "Пн 04.01", "Вт 05.01"]
     for typed, expected in [("31.12", "Чт, 31.12.2026 мы не работаем"), ("01.01", "Пт, 01.01.2027 мы не работаем"),
                             ("03.01", "Вс, 03.01.2027 мы не работаем"), ("31.02", msg.HINT_DAY),
                             ("27.12.2026", msg.DATE_PAST), ("30.01.2027", "не больше чем на 30 дн."),
@@ -303,7 +295,7 @@ def test_the_contact_is_offered_again_on_the_next_booking(anna):
     anna.presses("Пт 19.06")
     name_step = anna.says("20:00")[0]
     assert "В прошлый раз вы оставляли: Анна, +79123456789" in name_step.text
-    assert buttons(name_step)[:2] == ["Использовать +79123456789 (Анна)", msg.BTN_NEW_CONTACT]
+    assert labels(name_step)[:2] == ["Использовать +79123456789 (Анна)", msg.BTN_NEW_CONTACT]
     summary = anna.presses("Использовать +79123456789 (Анна)")[0]
     assert "Имя: Анна\nТелефон: +79123456789" in summary.text
     assert SENT.search(anna.presses(msg.BTN_SEND)[0].text)
@@ -364,7 +356,7 @@ def test_berlin_on_its_daylight_saving_nights(running, emu, tmp_path, now, last_
     path.write_text(NIGHT_CAFE, encoding="utf-8")
     runner = running(clock=at(now), TIMEZONE="Europe/Berlin", CATALOGUE_PATH=str(path), SCENARIOS="booking")
     anna = Person(emu, runner, CUSTOMER_ID)
-    assert buttons(anna.says("Привет")[0]) == [msg.BTN_BOOK, msg.BTN_MY_ORDERS, msg.BTN_HELP]
+    assert labels(anna.says("Привет")[0]) == [msg.BTN_BOOK, msg.BTN_MY_ORDERS, msg.BTN_HELP]
     anna.presses(msg.BTN_BOOK)
     anna.presses("2")
     anna.presses("Bar")
@@ -399,7 +391,7 @@ def test_the_managers_today_lists_bookings_in_time_order(anna, boris, managers, 
 ])
 def test_the_menu_shows_the_enabled_scenarios(running, emu, scenarios, menu):
     anna = Person(emu, running(clock=at(MONDAY), SCENARIOS=scenarios), CUSTOMER_ID)
-    assert buttons(anna.says("Привет")[0]) == menu
+    assert labels(anna.says("Привет")[0]) == menu
     typed = anna.says("Забронировать столик")[0].text
     assert typed == (msg.ASK_PARTY if "booking" in scenarios else msg.NOT_UNDERSTOOD)
 

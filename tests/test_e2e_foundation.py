@@ -1,23 +1,22 @@
 """The foundation end to end: the real loop and the real vk_api client against the emulator,
 on SQLite and PostgreSQL. Every call the bot makes is checked against VK's schema when the
 `emu` fixture closes."""
+import dataclasses
 import logging
 
 import pytest
 
 import handlers
 import messages as msg
-from conftest import CUSTOMER_ID, Person
+from dialogue import State
+from support import CUSTOMER_ID, Person, labels
 
-
-def keyboard_labels(message):
-    return [b["action"]["label"] for row in message.keyboard["buttons"] for b in row]
 
 
 def test_greeting_with_the_menu(customer):
     replies = customer.says("Привет")
     assert [r.text for r in replies] == [msg.GREETING]
-    assert msg.BTN_HELP in keyboard_labels(replies[0])
+    assert msg.BTN_HELP in labels(replies[0])
 
 
 def test_vk_start_button(customer, emu):
@@ -49,7 +48,7 @@ def test_anything_not_understood_gets_a_hint_with_the_menu(customer, emu, kind):
     else:
         replies = customer.says("кнопка", payload="{not json")
     assert [r.text for r in replies] == [msg.NOT_UNDERSTOOD]
-    assert msg.BTN_HELP in keyboard_labels(replies[0])
+    assert msg.BTN_HELP in labels(replies[0])
 
 
 def test_group_chat_messages_get_silence(customer, emu):
@@ -84,10 +83,11 @@ def test_events_sent_while_the_bot_is_down_are_not_lost(customer, bot, emu):
 def test_a_failing_handler_apologises_and_the_loop_goes_on(customer, monkeypatch, caplog):
     customer.says("Привет")
 
-    def broken(event, dialogue, ctx):
+    def broken(event, draft, ctx):
         raise RuntimeError("boom")
 
-    monkeypatch.setitem(handlers.STEPS, handlers.State.MENU, broken)
+    row = handlers.FLOW[State.MENU]
+    monkeypatch.setitem(handlers.FLOW, State.MENU, dataclasses.replace(row, step=broken))
     with caplog.at_level(logging.ERROR):
         assert customer.says("непонятное")[0].text == msg.APOLOGY
     assert any("failed" in r.getMessage() and r.exc_info for r in caplog.records)

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 import main
 import messages as msg
-from conftest import CUSTOMER_ID, MANAGER_IDS, Person, settings_for
+from support import CUSTOMER_ID, MANAGER_IDS, Person, card_of, labels, settings_for
 from db_models import Order
 
 SENT = re.compile(r"Заказ №(\d+) отправлен")
@@ -30,14 +30,6 @@ def order_a_service(customer, service="Дизайн логотипа", task="Л�
     return int(match.group(1))
 
 
-def card_of(emu, manager_id: int, order_id: int):
-    cards = [m for m in emu.messages(manager_id) if m.text.startswith(f"🆕 Заказ №{order_id}\n")]
-    assert len(cards) == 1, f"manager {manager_id} has {len(cards)} cards for order {order_id}"
-    return cards[0]
-
-
-def buttons(message) -> list[str]:
-    return [b["action"]["label"] for row in (message.keyboard or {}).get("buttons", []) for b in row]
 
 
 def order_row(runner, order_id: int) -> Order:
@@ -54,14 +46,14 @@ def test_full_order_confirmed(customer, managers, emu, bot):
     assert order_row(bot, order_id).status == "pending"
     for manager in managers:
         card = card_of(emu, manager.user_id, order_id)
-        assert buttons(card) == [msg.BTN_CONFIRM, msg.BTN_REJECT]
+        assert labels(card) == [msg.BTN_CONFIRM, msg.BTN_REJECT]
         assert "Дизайн логотипа — от 5 000 ₽" in card.text and "Логотип для кофейни «Зерно»" in card.text
         assert "как можно скорее" in card.text and "https://vk.com/id100" in card.text
     managers[0].presses(msg.BTN_CONFIRM)
     assert snackbar_texts(emu, MANAGER_IDS[0]) == [f"Заказ №{order_id} подтверждён, клиент получил сообщение"]
     for manager in managers:
         card = card_of(emu, manager.user_id, order_id)
-        assert card.edits and buttons(card) == []
+        assert card.edits and labels(card) == []
         assert f"✅ Подтвердил менеджер https://vk.com/id{MANAGER_IDS[0]}" in card.text
     assert customer.last.text.startswith(f"Ваш заказ №{order_id} «Дизайн логотипа» подтверждён")
     row = order_row(bot, order_id)
@@ -124,7 +116,7 @@ def test_customer_cancels_before_and_after_confirmation(customer, managers, emu,
     for manager_id in MANAGER_IDS:
         assert emu.last_message(manager_id).text.startswith(f"🚫 Клиент отменил заказ №{order_id}")
         card = card_of(emu, manager_id, order_id)
-        assert "🚫 Клиент отменил заказ" in card.text and buttons(card) == []
+        assert "🚫 Клиент отменил заказ" in card.text and labels(card) == []
     assert order_row(bot, order_id).status == "cancelled"
     # A press on the card the customer cancelled (e.g. a card still showing its buttons) changes nothing.
     event = emu.press_callback(MANAGER_IDS[1], {"cmd": "decide", "o": order_id, "d": "ok"},
@@ -241,7 +233,7 @@ def test_stickers_and_free_text_where_buttons_are_expected(customer, emu, step, 
             continue  # free text is the task here
         replies = customer.sends_sticker() if attempt == "sticker" else customer.says("ну не знаю")
         assert len(replies) == 1 and replies[0].text != msg.APOLOGY
-        assert replies[0].text != msg.NOT_UNDERSTOOD and buttons(replies[0]) == buttons(screen), step
+        assert replies[0].text != msg.NOT_UNDERSTOOD and labels(replies[0]) == labels(screen), step
     if step == "summary":  # the place is kept: the order can still be sent
         assert SENT.search(customer.presses(msg.BTN_SEND)[0].text)
 
@@ -264,9 +256,9 @@ def test_restart_in_the_middle_continues_where_it_was(customer, emu, bot):
 def test_paging_through_the_example_catalogue(customer):
     customer.says("Привет")
     first = customer.presses(msg.BTN_SERVICES)[0]
-    assert buttons(first)[:5] == ["Консультация", "Репетиторство", "Настройка рекламы", "Дизайн логотипа", msg.BTN_NEXT]
+    assert labels(first)[:5] == ["Консультация", "Репетиторство", "Настройка рекламы", "Дизайн логотипа", msg.BTN_NEXT]
     second = customer.presses(msg.BTN_NEXT)[0]
-    assert buttons(second) == ["Подготовка документов", msg.BTN_PREV, msg.BTN_BACK, msg.BTN_CANCEL]
+    assert labels(second) == ["Подготовка документов", msg.BTN_PREV, msg.BTN_BACK, msg.BTN_CANCEL]
     assert "SEO-аудит" not in second.text  # inactive in the example
     assert customer.presses(msg.BTN_PREV)[0].text == first.text
     customer.presses(msg.BTN_NEXT)
@@ -280,12 +272,12 @@ def test_catalogue_reload_while_the_bot_runs(emu, db_url, running, tmp_path):
     runner = running(CATALOGUE_PATH=str(path), SCENARIOS="services")
     customer = Person(emu, runner, CUSTOMER_ID)
     customer.says("Привет")
-    assert buttons(customer.presses(msg.BTN_SERVICES)[0])[:2] == ["Старая услуга", "Вторая"]
+    assert labels(customer.presses(msg.BTN_SERVICES)[0])[:2] == ["Старая услуга", "Вторая"]
     order_id = order_a_service(customer, service="Старая услуга", task="задача")
     path.write_text('[[services]]\nkey = "b"\ntitle = "Вторая, обновлённая"\nprice = 250\n', encoding="utf-8")
     assert main.load_catalogue(settings_for(emu, db_url, CATALOGUE_PATH=str(path), SCENARIOS="services")) == 0
     listing = customer.presses(msg.BTN_SERVICES)[0]
-    assert buttons(listing)[:1] == ["Вторая, обновлённая"] and "250 ₽" in listing.text
+    assert labels(listing)[:1] == ["Вторая, обновлённая"] and "250 ₽" in listing.text
     assert "Старая услуга" not in listing.text
     assert f"№{order_id} · Старая услуга" in customer.presses(msg.BTN_MY_ORDERS)[0].text  # still known
     path.write_text("[[services]]\nkey = 'b'\ntitle = ", encoding="utf-8")  # broken: nothing changes

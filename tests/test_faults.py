@@ -27,10 +27,10 @@ from sqlalchemy import select
 
 import db
 import messages as msg
-from bench.scripts import SERVICE_ORDER, push_step
-from conftest import MANAGER_IDS as MANAGERS
-from conftest import RunningBot
 from db_models import Order
+from scripts import SERVICE_ORDER, push_step
+from support import MANAGER_IDS as MANAGERS
+from support import RunningBot
 from vk_emulator import VKEmulator
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 import dialogue as d
-from conftest import MANAGER_IDS, settings_for
+from support import MANAGER_IDS, settings_for
 import messages as msg
 from db_functions import load_dialogue, save_dialogue
 from db_models import Outbox

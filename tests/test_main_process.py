@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import main
-from conftest import MANAGER_IDS, settings_for
+from support import MANAGER_IDS, settings_for
 from vk_emulator import VKEmulator
 from vk_functions import StartupProblem, VkClient, check_longpoll, check_token
 

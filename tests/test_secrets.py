@@ -5,7 +5,7 @@ import logging
 import pytest
 
 import main
-from conftest import settings_for
+from support import settings_for
 from vk_emulator import VKEmulator
 from vk_functions import VkClient, check_token
 

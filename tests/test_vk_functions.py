@@ -5,7 +5,7 @@ import pytest
 import requests
 from vk_api.exceptions import ApiError
 
-import handlers as h
+import dialogue as d
 from vk_functions import Backoff, is_retriable, parse_event, reply_params
 
 
@@ -46,14 +46,14 @@ def test_chat_messages_are_marked():
 
 
 def test_reply_params():
-    method, params = reply_params(h.Reply.send(5, "hi", '{"buttons":[]}'), 77)
+    method, params = reply_params(d.Reply.send(5, "hi", '{"buttons":[]}'), 77)
     assert method == "messages.send" and params["peer_id"] == 5 and params["random_id"] == 77
-    method, params = reply_params(h.Reply.send(5, "card", card_order_id=3), 78)
+    method, params = reply_params(d.Reply.send(5, "card", card_order_id=3), 78)
     assert params["peer_ids"] == "5" and "peer_id" not in params
-    method, params = reply_params(h.Reply("edit", 5, "new", cmid=4), 1)
+    method, params = reply_params(d.Reply("edit", 5, "new", cmid=4), 1)
     assert method == "messages.edit" and params["cmid"] == 4 and "random_id" not in params
-    event = h.Incoming(kind="callback", event_id="e", user_id=5, peer_id=5, callback_id="cb")
-    method, params = reply_params(h.Reply.snackbar(event, "ok"), 1)
+    event = d.Incoming(kind="callback", event_id="e", user_id=5, peer_id=5, callback_id="cb")
+    method, params = reply_params(d.Reply.snackbar(event, "ok"), 1)
     assert method == "messages.sendMessageEventAnswer"
     assert json.loads(params["event_data"]) == {"type": "show_snackbar", "text": "ok"}
 

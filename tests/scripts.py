@@ -1,4 +1,4 @@
-"""Simulated customers for the benchmark: complete dialogues, run in lockstep so many
+"""Simulated customers for the benchmark and the fault suite: complete dialogues, run in lockstep so many
 customers are in flight at once (each step is pushed for everyone, then awaited)."""
 from __future__ import annotations
 
