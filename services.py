@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import wraps
 
 import keyboard as kb
 import messages as msg
@@ -126,11 +127,20 @@ def advance(draft: ServiceDraft, next_state: State) -> Outcome:
     return go(next_state, draft)
 
 
-def keep(event: Incoming, draft: ServiceDraft, given: bool, next_state: State) -> Outcome | None:
-    """"Keep as it is" on a step the customer came back to: go on with the stored answer."""
-    if command_of(event) != msg.CMD_KEEP:
-        return None
-    return advance(draft, next_state) if given else stay()
+Step = Callable[[Incoming, ServiceDraft, Context], Outcome]
+
+
+def keeps(given: Callable[[ServiceDraft], bool], next_state: State) -> Callable[[Step], Step]:
+    """A step that offers "Keep as it is" once its answer is given (the customer came back to it):
+    pressing it goes on with the stored answer."""
+    def wrap(step: Step) -> Step:
+        @wraps(step)
+        def run(event: Incoming, draft: ServiceDraft, ctx: Context) -> Outcome:
+            if command_of(event) == msg.CMD_KEEP:
+                return advance(draft, next_state) if given(draft) else stay()
+            return step(event, draft, ctx)
+        return run
+    return wrap
 
 
 def first_missing(draft: ServiceDraft, ctx: Context) -> State | None:
@@ -197,11 +207,11 @@ def screen_svc_task(draft: ServiceDraft, ctx: Context) -> tuple[str, str]:
     return text, kb.task_step(keep=draft.task is not None)
 
 
+@keeps(lambda draft: draft.task is not None, State.SVC_DEADLINE)
 def step_svc_task(event: Incoming, draft: ServiceDraft, ctx: Context) -> Outcome:
     """Free text; photos and documents are noted in the order; a sticker alone is not a task."""
-    kept = keep(event, draft, draft.task is not None, State.SVC_DEADLINE)
-    if kept or is_stray(event):
-        return kept or stay()
+    if is_stray(event):
+        return stay()
     attachments = tuple(a for a in event.attachments if a != "sticker")
     task = event.text.strip()[:MAX_TASK]
     if not task and not attachments:
@@ -215,10 +225,8 @@ def screen_svc_deadline(draft: ServiceDraft, ctx: Context) -> tuple[str, str]:
     return text, kb.deadline_choices(keep=draft.deadline is not None)
 
 
+@keeps(lambda draft: draft.deadline is not None, State.SVC_CONTACT)
 def step_svc_deadline(event: Incoming, draft: ServiceDraft, ctx: Context) -> Outcome:
-    kept = keep(event, draft, draft.deadline is not None, State.SVC_CONTACT)
-    if kept:
-        return kept
     if command_of(event) == msg.CMD_DEADLINE:
         return set_deadline(draft, str_arg(event, msg.ARG_VALUE))
     if is_stray(event):
@@ -254,11 +262,9 @@ def screen_svc_contact(draft: ServiceDraft, ctx: Context) -> tuple[str, str]:
     return text, kb.contact_choices(keep=draft.contact is not None)
 
 
+@keeps(lambda draft: draft.contact is not None, State.SVC_CONFIRM)
 def step_svc_contact(event: Incoming, draft: ServiceDraft, ctx: Context) -> Outcome:
     """The VK profile (the default), or a phone: a button, or a number typed right here."""
-    kept = keep(event, draft, draft.contact is not None, State.SVC_CONFIRM)
-    if kept:
-        return kept
     choice = str_arg(event, msg.ARG_VALUE) if command_of(event) == msg.CMD_CONTACT else None
     if choice == msg.CONTACT_VK:
         return advance(draft.but(contact=msg.CONTACT_VK), State.SVC_CONFIRM)
@@ -276,10 +282,8 @@ def screen_svc_phone(draft: ServiceDraft, ctx: Context) -> tuple[str, str]:
     return text, kb.phone_step(keep=has_phone(draft))
 
 
+@keeps(has_phone, State.SVC_CONFIRM)
 def step_svc_phone(event: Incoming, draft: ServiceDraft, ctx: Context) -> Outcome:
-    kept = keep(event, draft, has_phone(draft), State.SVC_CONFIRM)
-    if kept:
-        return kept
     phone = None if is_stray(event) else normalize_phone(event.text)
     if phone is None:
         return stay(msg.PHONE_INVALID)

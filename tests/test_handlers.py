@@ -130,3 +130,11 @@ def test_a_stored_draft_of_the_wrong_shape_is_read_tolerantly():
                                         "editing": "yes", "unknown": 1})
     assert draft == services.ServiceDraft(task="ok")
     assert booking.BookingDraft.read({"party": 2, "near": [1, 2], "saved": "x"}).stored() == {"party": 2, "near": [1, 2]}
+
+
+def test_every_effect_has_a_store_and_a_follow_up():
+    import db_functions as dbf
+
+    effects = {kind for kind in vars(d).values()
+               if isinstance(kind, type) and issubclass(kind, d.Effect) and kind is not d.Effect}
+    assert effects and set(h.FOLLOW_UPS) == effects == set(dbf.STORES)
