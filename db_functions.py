@@ -140,7 +140,8 @@ def mark_all_sent(session: Session, outbox_ids: Sequence[int]) -> None:
 def prune_outbox(session: Session, older_than: datetime) -> int:
     """Forget delivered and given-up replies; manager cards stay, a decision edits them later."""
     result = session.execute(delete(Outbox).where(
-        Outbox.status.in_((OutboxStatus.SENT, OutboxStatus.FAILED)), Outbox.created_at < older_than, Outbox.card_order_id.is_(None)))
+        Outbox.status.in_((OutboxStatus.SENT, OutboxStatus.FAILED)), Outbox.created_at < older_than,
+        Outbox.card_order_id.is_(None)))
     return result.rowcount or 0
 
 

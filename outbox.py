@@ -11,22 +11,19 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 import db_functions as dbf
+from db_models import utcnow
 from vk_functions import EXECUTE_MAX_CALLS, Backoff, Delivery, DeliveryStatus, VkClient, deliver, deliver_batch, \
     take_batch
 
 log = logging.getLogger("vk")
 
 FORBIDDEN_CODE = 901  # the user does not allow messages from the community
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class OutboxSender(threading.Thread):
@@ -88,12 +85,12 @@ class OutboxSender(threading.Thread):
             due = dbf.next_outbox_time(session)
         if due is None:
             return self.idle_wait
-        return max(0.0, min(self.idle_wait, (due - _now()).total_seconds()))
+        return max(0.0, min(self.idle_wait, (due - utcnow()).total_seconds()))
 
     def deliver_due(self) -> int:
         """One pass over what is due, in batches; returns how many replies were handled."""
         with self.sessions.begin() as session:
-            rows = list(dbf.due_outbox(session, _now(), limit=200))
+            rows = list(dbf.due_outbox(session, utcnow(), limit=200))
         handled, unrecorded = 0, ([], [])
         while rows:
             batch = take_batch(rows) if self.batching else rows[:1]
