@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timezone, tzinfo
 from enum import StrEnum
+from functools import cache
 from typing import Any, ClassVar, Literal, Protocol
 from zoneinfo import ZoneInfo
 
@@ -137,14 +138,31 @@ def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-# How a stored value of each declared type is checked; anything else falls back to the default.
+# How a stored value of each declared type is checked (None, "not given", is dropped before).
 _CHECKS: dict[str, Callable[[Any], bool]] = {
-    "int | None": lambda v: v is None or _is_int(v),
-    "int": _is_int,
-    "str | None": lambda v: v is None or isinstance(v, str),
-    "str": lambda v: isinstance(v, str),
+    "int | None": _is_int,
+    "str | None": lambda v: isinstance(v, str),
     "bool": lambda v: isinstance(v, bool),
 }
+_DROP = object()  # a stored value of the wrong type: the field keeps its default
+
+
+def _reader(draft: type[Draft], name: str, declared: str) -> Callable[[Any], Any]:
+    """How one field is read back from its stored JSON value (or _DROP)."""
+    if name in draft.LISTS:
+        item = draft.LISTS[name]
+        return lambda v: (tuple(v) if isinstance(v, list) and all(isinstance(x, item) and not isinstance(x, bool)
+                                                                    for x in v) else _DROP)
+    if name in draft.MAPPINGS:
+        return lambda v: dict(v) if isinstance(v, Mapping) else _DROP
+    check = _CHECKS[declared]
+    return lambda v: v if check(v) else _DROP
+
+
+@cache
+def _readers(draft: type[Draft]) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
+    """Each field's name and reader, worked out once per draft class (drafts are read every event)."""
+    return tuple((f.name, _reader(draft, f.name, str(f.type))) for f in fields(draft))
 
 
 @dataclass(frozen=True)
@@ -161,25 +179,17 @@ class Draft:
     def read(cls, data: Mapping | None):
         data = data if isinstance(data, Mapping) else {}
         values = {}
-        for f in fields(cls):
-            value = data.get(f.name)
-            if value is None:
-                continue
-            if f.name in cls.LISTS:
-                item = cls.LISTS[f.name]
-                if isinstance(value, list) and all(isinstance(v, item) and not isinstance(v, bool) for v in value):
-                    values[f.name] = tuple(value)
-            elif f.name in cls.MAPPINGS:
-                if isinstance(value, Mapping):
-                    values[f.name] = dict(value)
-            elif _CHECKS[str(f.type)](value):
-                values[f.name] = value
+        for name, read in _readers(cls):
+            value = data.get(name)
+            if value is not None and (value := read(value)) is not _DROP:
+                values[name] = value
         return cls(**values)
 
     def stored(self) -> dict:
         """The JSON object kept in the database."""
-        return {f.name: list(value) if isinstance(value, tuple) else value
-                for f in fields(self) if (value := getattr(self, f.name)) is not None and value is not False}
+        values = ((name, getattr(self, name)) for name, _ in _readers(type(self)))
+        return {name: list(value) if isinstance(value, tuple) else value
+                for name, value in values if value is not None and value is not False}
 
     def but(self, **changes):
         """This draft with some answers changed (None forgets one)."""
