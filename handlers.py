@@ -109,10 +109,10 @@ FIELDS: dict[tuple[type[Draft], str], State] = {
 def draw(outcome: Outcome, event: Incoming, conversation: Conversation, ctx: Context) -> Outcome:
     """Draw what a step decided: the screen of the state it goes to, or the current step's
     question again. Everything else in the outcome is kept; the draft becomes its stored form."""
+    said = Outcome(replies=outcome.replies, effects=outcome.effects)  # what comes before the screen
     if outcome.show:
         state, data = outcome.state, outcome.data
         if state == State.MENU:
-            said = Outcome(replies=outcome.replies, effects=outcome.effects)
             return said.then(menu(event, ctx, outcome.before or msg.MENU))
         row = FLOW[state]
         draft = data if isinstance(data, Draft) else row.draft.read(data)
@@ -122,7 +122,7 @@ def draw(outcome: Outcome, event: Incoming, conversation: Conversation, ctx: Con
                        show=False, before="")
     if outcome.reask is not None:
         if conversation.state == State.MENU:
-            return not_understood(event, ctx)
+            return said.then(not_understood(event, ctx))
         row = FLOW[conversation.state]
         _, keyboard = row.screen(row.draft.read(conversation.data), ctx)
         return replace(outcome, replies=(*outcome.replies, say(event, outcome.reask or row.hint, keyboard)),
