@@ -6,7 +6,6 @@ through `ctx.floor`, so a step and the screen it leads to work the free times ou
 """
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,8 +17,8 @@ import messages as msg
 import slots
 from catalogue import Restaurant, TableType
 from dialogue import (UTC, BookTable, Context, Conversation, Draft, Incoming, Outcome, SavedContact, State, View, arg,
-                      command_of, go, int_arg, is_stray, local_time, normalized, not_understood, stay, str_arg, to_menu,
-                      today)
+                      command_of, go, int_arg, is_stray, local_time, normalized, not_understood, page_of, stay, str_arg,
+                      to_menu, today)
 from services import normalize_phone
 from slots import parse_day, parse_time
 
@@ -350,11 +349,6 @@ def step_bk_type(event: Incoming, draft: BookingDraft, ctx: Context, floor: Floo
 
 
 # --- Date: the open days ahead with a free table, a page at a time, or a typed date ---------------
-def page_of(wanted: int | None, count: int, size: int) -> tuple[int, int]:
-    pages = max(1, math.ceil(count / size))
-    return min(max(wanted or 0, 0), pages - 1), pages
-
-
 @floor_screen
 def screen_bk_date(draft: BookingDraft, ctx: Context, floor: Floor) -> tuple[str, str]:
     # The days up to the wanted page and one more, which is all "›" needs to know.

@@ -9,6 +9,7 @@ project but the modules below it (keyboard, messages, catalogue, slots).
 """
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -477,6 +478,13 @@ def menu(event: Incoming, ctx: Context, text: str) -> Outcome:
 def not_understood(event: Incoming, ctx: Context) -> Outcome:
     """Input that means nothing here: a kind hint with the main menu; nothing changes."""
     return Outcome(replies=(say(event, msg.NOT_UNDERSTOOD, menu_keyboard(ctx, event.user_id)),))
+
+
+def page_of(wanted: int | None, count: int, size: int) -> tuple[int, int]:
+    """The page to show of `count` items, `size` a page (the wanted one, kept within range), and
+    how many pages there are."""
+    pages = max(1, math.ceil(count / size))
+    return min(max(wanted or 0, 0), pages - 1), pages
 
 
 def today(ctx: Context) -> date:

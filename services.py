@@ -6,7 +6,6 @@ defined here.
 """
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ import keyboard as kb
 import messages as msg
 from catalogue import Service
 from dialogue import (Context, Conversation, CreateOrder, Draft, Incoming, OrderKind, Outcome, State, command_of, go,
-                      int_arg, is_stray, normalized, not_understood, stay, str_arg, to_menu, today)
+                      int_arg, is_stray, normalized, not_understood, page_of, stay, str_arg, to_menu, today)
 from slots import parse_day
 
 MAX_TASK = 2000
@@ -161,16 +160,11 @@ def on_services(event: Incoming, conversation: Conversation, ctx: Context) -> Ou
 
 
 # --- The service list -----------------------------------------------------------------
-def service_page(draft: ServiceDraft, count: int) -> tuple[int, int]:
-    pages = max(1, math.ceil(count / kb.SERVICES_PER_PAGE))
-    return min(max(draft.page or 0, 0), pages - 1), pages
-
-
 def screen_svc_choose(draft: ServiceDraft, ctx: Context) -> tuple[str, str]:
     services = ctx.view.services()
     if not services:
         return msg.SERVICES_EMPTY, kb.service_list([], 0, 1)
-    page, pages = service_page(draft, len(services))
+    page, pages = page_of(draft.page, len(services), kb.SERVICES_PER_PAGE)
     shown = services[page * kb.SERVICES_PER_PAGE:(page + 1) * kb.SERVICES_PER_PAGE]
     lines = "\n".join(msg.SERVICE_LINE.format(title=s.title, price=price_text(s.price, s.price_from)) for s in shown)
     numbering = msg.SERVICE_LIST_PAGES.format(page=page + 1, pages=pages) if pages > 1 else ""
