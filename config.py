@@ -163,3 +163,8 @@ def load_settings(env: Mapping[str, str] | None = None, dotenv_path: Path | None
         catalogue_path=_catalogue_path(get("CATALOGUE_PATH", DEFAULT_CATALOGUE)),
         longpoll_wait=_longpoll_wait(get("LONGPOLL_WAIT", "25")),
     )
+
+
+def database_url(dotenv_path: Path | None = HERE / ".env") -> str:
+    """DATABASE_URL alone, for tools that need only the database (a developer's `alembic`)."""
+    return _database_url((_env(dotenv_path).get("DATABASE_URL") or "").strip() or DEFAULT_DATABASE_URL)

@@ -1,10 +1,27 @@
-"""The engine and session factory, built from DATABASE_URL, and the schema on first start."""
+"""The engine and session factory, built from DATABASE_URL, and the schema brought to the
+code's version at every start (Alembic migrations in migrations/versions)."""
 from __future__ import annotations
 
-from sqlalchemy import Engine, create_engine, event
+import logging
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import cache
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
+from alembic.util import CommandError
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from db_models import Base
+log = logging.getLogger("bot")
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+FIRST_REVISION = "0001"  # the schema as the first versions of the bot made it, with create_all
+MIGRATION_LOCK = 4_243_001  # a fixed advisory lock key: every bot process of a database takes the same one
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -34,9 +51,118 @@ def make_engine(url: str, echo: bool = False) -> Engine:
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_recycle=1800)
 
 
-def create_schema(engine: Engine) -> None:
-    """Create any missing table; existing tables and their rows are left alone."""
-    Base.metadata.create_all(engine)
+class SchemaTooNew(Exception):
+    """The database was migrated by a newer version of the bot than this one."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    """What a start did to the schema: from which revision (None: an empty database) to which,
+    and where the copy of an SQLite file was put before changing it (None: no copy needed)."""
+
+    before: str | None
+    after: str
+    backup: Path | None = None
+    stamped: bool = False  # a database from before migrations, its version recorded
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after or self.stamped
+
+    def describe(self) -> str:
+        if not self.changed:
+            return f"database schema is at version {self.after}"
+        if self.before == self.after:
+            return f"database from before migrations recognised as schema version {self.after}, data untouched"
+        copy = f"; a copy of the database from before is {self.backup}" if self.backup else ""
+        return f"database schema migrated from {self.before or 'an empty database'} to {self.after}{copy}"
+
+
+@cache
+def _script() -> ScriptDirectory:
+    return ScriptDirectory(str(MIGRATIONS))
+
+
+def _config(connection: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def head() -> str:
+    return _script().get_current_head()
+
+
+def _recorded(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def _current(connection: Connection) -> str | None:
+    """The database's revision; a database made before migrations (its tables there, no
+    version) counts as the first revision, which is exactly what it holds."""
+    revision = _recorded(connection)
+    if revision is None and inspect(connection).has_table("orders"):
+        return FIRST_REVISION
+    return revision
+
+
+def _known(revision: str) -> bool:
+    try:
+        return _script().get_revision(revision) is not None
+    except (CommandError, RevisionError):
+        return False
+
+
+def _refuse_newer(revision: str | None, target: str) -> None:
+    if revision is not None and not _known(revision):
+        raise SchemaTooNew(f"the database is at schema version {revision}, newer than this code's {target}: "
+                           "run the newer version of the bot")
+
+
+def _lock(connection: Connection) -> None:
+    """Only one process migrates a database at a time; the others wait here, then find it done.
+    PostgreSQL: a transaction-scoped advisory lock. SQLite: BEGIN IMMEDIATE already holds the
+    database's write lock (see _sqlite_begin)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+
+
+def _backup(engine: Engine, revision: str) -> Path | None:
+    """A consistent copy of an SQLite file (the backup API, so WAL content is included)."""
+    path = engine.url.database
+    if engine.dialect.name != "sqlite" or not path or path == ":memory:" or not Path(path).exists():
+        return None
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
+    copy = Path(f"{path}.before-{revision}-{stamp}")
+    with sqlite3.connect(path) as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+    return copy
+
+
+def migrate(engine: Engine) -> Migration:
+    """Bring the schema to the code's version, in one transaction under the migration lock: a
+    failing migration leaves the database as it was (on SQLite a copy is made first all the
+    same, and its place is said). A database newer than the code raises SchemaTooNew."""
+    target = head()
+    with engine.connect() as connection:
+        known = _current(connection)
+    _refuse_newer(known, target)
+    backup = _backup(engine, known) if known not in (None, target) else None
+    with engine.begin() as connection:
+        _lock(connection)
+        before = _current(connection)
+        _refuse_newer(before, target)
+        config = _config(connection)
+        stamped = before is not None and _recorded(connection) is None
+        if stamped:  # made before migrations: recognised, its data untouched
+            command.stamp(config, FIRST_REVISION)
+        if before != target:
+            command.upgrade(config, "head")
+    migration = Migration(before, target, backup, stamped)
+    if migration.changed:
+        log.info("%s", migration.describe())
+    return migration
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

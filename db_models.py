@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import (DDL, JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text,
-                        TypeDecorator, event)
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text,
+                        TypeDecorator)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from dialogue import OutboxStatus, Status
@@ -191,7 +191,7 @@ class DiningTable(Base):
 class Booking(Base):
     """A table held for an order over [starts_at, ends_at). `active` is false once the order is
     rejected or cancelled, which frees the table at once. The database itself refuses two active
-    bookings of one table that overlap (see the DDL below), not only the Python check."""
+    bookings of one table that overlap (see the note at the end), not only the Python check."""
 
     __tablename__ = "bookings"
     __table_args__ = (Index("ix_bookings_table_time", "table_id", "starts_at"),
@@ -217,26 +217,9 @@ class Contact(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-# The database's own guard against double booking. PostgreSQL: an exclusion constraint (it needs
-# btree_gist for the `=` on table_id: a contrib extension, trusted since PostgreSQL 13, installed
-# once per database into public, which every default search_path includes). A second transaction
-# inserting an overlapping row waits for the first and then fails with an exclusion violation.
-# SQLite: triggers that abort the insert or update (SQLITE_CONSTRAINT, an IntegrityError); the
-# BEGIN IMMEDIATE of every transaction (db.py) already runs bookings one after another.
-BOOKING_OVERLAP = "booking overlap"
-event.listen(Booking.__table__, "before_create",
-             DDL("CREATE EXTENSION IF NOT EXISTS btree_gist SCHEMA public").execute_if(dialect="postgresql"))
-event.listen(Booking.__table__, "after_create", DDL(
-    "ALTER TABLE bookings ADD CONSTRAINT bookings_no_overlap EXCLUDE USING gist "
-    "(table_id WITH =, tstzrange(starts_at, ends_at) WITH &&) WHERE (active)").execute_if(dialect="postgresql"))
-_SQLITE_OVERLAP = (
-    "WHEN NEW.active AND EXISTS (SELECT 1 FROM bookings AS b WHERE b.active AND b.table_id = NEW.table_id "
-    "AND b.id IS NOT NEW.id AND b.starts_at < NEW.ends_at AND NEW.starts_at < b.ends_at) "
-    f"BEGIN SELECT RAISE(ABORT, '{BOOKING_OVERLAP}'); END"
-)
-event.listen(Booking.__table__, "after_create", DDL(
-    f"CREATE TRIGGER bookings_no_overlap_insert BEFORE INSERT ON bookings {_SQLITE_OVERLAP}"
-).execute_if(dialect="sqlite"))
-event.listen(Booking.__table__, "after_create", DDL(
-    "CREATE TRIGGER bookings_no_overlap_update BEFORE UPDATE OF table_id, starts_at, ends_at, active ON bookings "
-    f"{_SQLITE_OVERLAP}").execute_if(dialect="sqlite"))
+# The database's own guard against double booking is not declared here: the migrations create
+# it (migrations/versions/0001_initial_schema.py). PostgreSQL: an exclusion constraint, using
+# btree_gist for the `=` on table_id; a second transaction inserting an overlapping row waits for
+# the first and then fails with an exclusion violation. SQLite: triggers that abort the insert or
+# update (SQLITE_CONSTRAINT, an IntegrityError); the BEGIN IMMEDIATE of every transaction (db.py)
+# already runs bookings one after another.

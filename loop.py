@@ -282,10 +282,11 @@ def startup_checks(client: VkClient, settings: Settings) -> None:
 def prepare_database(settings: Settings) -> tuple[sessionmaker[Session], dbf.SyncSummary]:
     """The schema and the catalogue, as every start needs them (the bot, the tests, the sandbox,
     --load-catalogue). The file is read and checked first: a broken catalogue (or booking enabled
-    without a [restaurant]) raises CatalogueError before the database is touched."""
+    without a [restaurant]) raises CatalogueError before the database is touched; a database
+    newer than the code raises db.SchemaTooNew before anything is changed."""
     loaded = catalogue.load(settings.catalogue_path, booking="booking" in settings.scenarios)
     engine = db.make_engine(settings.database_url)
-    db.create_schema(engine)
+    db.migrate(engine)
     sessions = db.make_session_factory(engine)
     with sessions.begin() as session:
         summary = dbf.sync_services(session, loaded.services)

@@ -3,6 +3,7 @@
 
     python main.py                   run the bot (settings from the environment and .env)
     python main.py --load-catalogue  load the catalogue file into the database and exit
+    python main.py --migrate         bring the database's schema to this version and exit
     python main.py --sandbox         try the bot in the terminal against the VK emulator
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import datetime
 from sqlalchemy.exc import SQLAlchemyError
 
 import catalogue
+import db
 import db_functions as dbf
 import handlers
 from config import Settings, SettingsError, load_settings
@@ -103,7 +105,7 @@ def run(settings: Settings) -> int:
     try:
         bot = build_bot(settings)
         startup_checks(bot.client, settings)
-    except (StartupProblem, catalogue.CatalogueError) as problem:
+    except (StartupProblem, catalogue.CatalogueError, db.SchemaTooNew) as problem:
         print(f"error: {problem}", file=sys.stderr)
         return EXIT_CONFIG
     except VkUnavailable as exc:
@@ -123,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sandbox", action="store_true", help="chat with the bot in the terminal, no VK account")
     parser.add_argument("--load-catalogue", action="store_true",
                         help="load the catalogue file (CATALOGUE_PATH) into the database, say what changed, exit")
+    parser.add_argument("--migrate", action="store_true",
+                        help="bring the database's schema to this version (as every start does), say what changed, exit")
     args = parser.parse_args(argv)
     if args.sandbox:
         import sandbox
@@ -133,14 +137,32 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_CONFIG
+    if args.migrate:
+        return migrate(settings)
     return load_catalogue(settings) if args.load_catalogue else run(settings)
+
+
+def migrate(settings: Settings) -> int:
+    """The operator's upgrade step: only the schema, nothing else is touched."""
+    engine = db.make_engine(settings.database_url)
+    try:
+        print(db.migrate(engine).describe())
+    except db.SchemaTooNew as problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    except SQLAlchemyError as exc:
+        print(f"error: the database (DATABASE_URL) cannot be used: {database_problem(exc)}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    return 0
 
 
 def load_catalogue(settings: Settings) -> int:
     """The operator's reload: a running bot reads services from the database, so it sees them at once."""
     try:
         _, summary = prepare_database(settings)
-    except catalogue.CatalogueError as err:
+    except (catalogue.CatalogueError, db.SchemaTooNew) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_CONFIG
     print(describe_sync(settings, summary))
