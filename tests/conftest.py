@@ -18,8 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import db  # noqa: E402
 import vk_schema  # noqa: E402
-from db_models import Base  # noqa: E402
-from support import CUSTOMER_ID, MANAGER_IDS, Person, RunningBot  # noqa: E402
+from support import CUSTOMER_ID, MANAGER_IDS, PG_SCHEMA, Person, RunningBot  # noqa: E402
 from vk_emulator import VKEmulator  # noqa: E402
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -50,7 +49,7 @@ def postgres_url():
     runs on one server (two developers, or a run beside CI) never drop each other's tables."""
     if POSTGRES_SKIP:
         pytest.skip(POSTGRES_SKIP)
-    schema = f"test_{os.getpid()}"
+    schema = PG_SCHEMA
     admin = db.make_engine(TEST_DATABASE_URL)
     with admin.begin() as conn:
         conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
@@ -69,8 +68,10 @@ def db_url(request, tmp_path):
         return f"sqlite:///{tmp_path / 'test.sqlite3'}"
     url = request.getfixturevalue("postgres_url")
     engine = db.make_engine(url)
-    Base.metadata.drop_all(engine)
-    Base.metadata.create_all(engine)
+    with engine.begin() as conn:  # an empty schema, then the migrations, as a new install has
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {PG_SCHEMA}"))
+    db.migrate(engine)
     engine.dispose()
     return url
 
@@ -78,7 +79,7 @@ def db_url(request, tmp_path):
 @pytest.fixture
 def engine(db_url):
     engine = db.make_engine(db_url)
-    db.create_schema(engine)
+    db.migrate(engine)
     yield engine
     engine.dispose()
 

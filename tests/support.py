@@ -5,6 +5,7 @@ labels, payloads, a manager's card). The fixtures live in conftest.py."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Mapping
 
@@ -16,6 +17,7 @@ from vk_functions import Backoff, VkClient
 
 CUSTOMER_ID = 100
 MANAGER_IDS = (200, 201)
+PG_SCHEMA = f"test_{os.getpid()}"  # this test process's own schema in TEST_DATABASE_URL's database
 
 
 def keyboard_of(thing) -> Mapping:

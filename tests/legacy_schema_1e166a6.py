@@ -1,0 +1,241 @@
+"""The schema exactly as the bot made it before migrations (db_models.py at commit 1e166a6,
+created with Base.metadata.create_all), kept unchanged so that the upgrade tests start from a
+real old database rather than from today's models. Do not edit: it is a record."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (DDL, JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text,
+                        TypeDecorator, event)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes in and out, stored as UTC (SQLite keeps no zone, so it is put back on read)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict: JSON, int: Integer}
+
+
+class Dialogue(Base):
+    """Where each user is in the dialogue: survives restarts."""
+
+    __tablename__ = "dialogues"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    state: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProcessedEvent(Base):
+    """Ids of events already applied, so a re-delivered update is skipped."""
+
+    __tablename__ = "processed_events"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    processed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Outbox(Base):
+    """A reply committed with its event and delivered after the commit, until VK accepts it.
+
+    `random_id` is fixed when the row is written, so every retry of a send carries the same
+    one and VK drops a duplicate.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "status", "next_try_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # send | edit | answer
+    peer_id: Mapped[int] = mapped_column(BigInteger)
+    text: Mapped[str] = mapped_column(Text, default="")
+    keyboard: Mapped[str | None] = mapped_column(Text)
+    cmid: Mapped[int | None] = mapped_column(BigInteger)
+    callback_id: Mapped[str | None] = mapped_column(String(64))
+    # Set on a manager's order card: its delivered cmid is how a decision edits it later.
+    card_order_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    random_id: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_try_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    result_cmid: Mapped[int | None] = mapped_column(BigInteger)
+    last_error: Mapped[str | None] = mapped_column(String(255))
+
+
+class Service(Base):
+    """A service from the catalogue file. Never deleted (orders refer to it by key): a service
+    dropped from the file is deactivated."""
+
+    __tablename__ = "services"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(32), unique=True)
+    title: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text, default="")
+    price: Mapped[int] = mapped_column(BigInteger, default=0)
+    price_from: Mapped[bool] = mapped_column(Boolean, default=False)
+    duration: Mapped[str] = mapped_column(String(128), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    position: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Order(Base):
+    """A customer's order (a service or a table booking), from Send to the manager's decision."""
+
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # service | booking
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    details: Mapped[dict] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    decided_by: Mapped[int | None] = mapped_column(BigInteger)
+    decided_at: Mapped[datetime | None]
+    reject_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class CatalogueState(Base):
+    """One row whose version every catalogue sync bumps: a running bot keeps the catalogue in
+    memory and reads this version with each event's dialogue, so a reload is seen at once."""
+
+    __tablename__ = "catalogue_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class PollState(Base):
+    """The last long-poll `ts` whose updates were all applied: after a restart the bot asks
+    VK for what came since, instead of skipping what arrived while it was down."""
+
+    __tablename__ = "poll_state"
+
+    group_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    ts: Mapped[str] = mapped_column(String(32))
+
+
+# --- Table booking ------------------------------------------------------------------------------
+class Restaurant(Base):
+    """The café's booking settings from the catalogue file: one row (id 1), replaced at each load."""
+
+    __tablename__ = "restaurant"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str] = mapped_column(String(32))
+    hours: Mapped[dict] = mapped_column()  # {"mon": "12:00-23:00", ..., "sun": "closed"}
+    closed_dates: Mapped[list] = mapped_column(JSON, default=list)  # ["2026-12-31", ...]
+    slot_minutes: Mapped[int] = mapped_column()
+    booking_minutes: Mapped[int] = mapped_column()
+    days_ahead: Mapped[int] = mapped_column()
+    lead_minutes: Mapped[int] = mapped_column()
+    max_party: Mapped[int] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TableType(Base):
+    """A kind of table (hall, terrace, VIP...). Never deleted: a type dropped from the file is hidden."""
+
+    __tablename__ = "table_types"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(32), unique=True)
+    title: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text, default="")
+    position: Mapped[int] = mapped_column(default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DiningTable(Base):
+    """A bookable table. Never deleted (bookings refer to it): a table dropped from the file is
+    deactivated, so it is no longer offered, while its bookings stay as they were."""
+
+    __tablename__ = "dining_tables"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    label: Mapped[str] = mapped_column(String(32), unique=True)
+    type_key: Mapped[str] = mapped_column(String(32), ForeignKey("table_types.key"))
+    seats: Mapped[int] = mapped_column()
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Booking(Base):
+    """A table held for an order over [starts_at, ends_at). `active` is false once the order is
+    rejected or cancelled, which frees the table at once. The database itself refuses two active
+    bookings of one table that overlap (see the DDL below), not only the Python check."""
+
+    __tablename__ = "bookings"
+    __table_args__ = (Index("ix_bookings_table_time", "table_id", "starts_at"),
+                      Index("ix_bookings_starts_at", "starts_at"))
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    order_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("orders.id"), unique=True)
+    table_id: Mapped[int] = mapped_column(ForeignKey("dining_tables.id"))
+    starts_at: Mapped[datetime] = mapped_column()
+    ends_at: Mapped[datetime] = mapped_column()
+    party: Mapped[int] = mapped_column()
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Contact(Base):
+    """The name and phone a customer last booked with, offered again next time."""
+
+    __tablename__ = "contacts"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# The database's own guard against double booking. PostgreSQL: an exclusion constraint (it needs
+# btree_gist for the `=` on table_id: a contrib extension, trusted since PostgreSQL 13, installed
+# once per database into public, which every default search_path includes). A second transaction
+# inserting an overlapping row waits for the first and then fails with an exclusion violation.
+# SQLite: triggers that abort the insert or update (SQLITE_CONSTRAINT, an IntegrityError); the
+# BEGIN IMMEDIATE of every transaction (db.py) already runs bookings one after another.
+BOOKING_OVERLAP = "booking overlap"
+event.listen(Booking.__table__, "before_create",
+             DDL("CREATE EXTENSION IF NOT EXISTS btree_gist SCHEMA public").execute_if(dialect="postgresql"))
+event.listen(Booking.__table__, "after_create", DDL(
+    "ALTER TABLE bookings ADD CONSTRAINT bookings_no_overlap EXCLUDE USING gist "
+    "(table_id WITH =, tstzrange(starts_at, ends_at) WITH &&) WHERE (active)").execute_if(dialect="postgresql"))
+_SQLITE_OVERLAP = (
+    "WHEN NEW.active AND EXISTS (SELECT 1 FROM bookings AS b WHERE b.active AND b.table_id = NEW.table_id "
+    "AND b.id IS NOT NEW.id AND b.starts_at < NEW.ends_at AND NEW.starts_at < b.ends_at) "
+    f"BEGIN SELECT RAISE(ABORT, '{BOOKING_OVERLAP}'); END"
+)
+event.listen(Booking.__table__, "after_create", DDL(
+    f"CREATE TRIGGER bookings_no_overlap_insert BEFORE INSERT ON bookings {_SQLITE_OVERLAP}"
+).execute_if(dialect="sqlite"))
+event.listen(Booking.__table__, "after_create", DDL(
+    "CREATE TRIGGER bookings_no_overlap_update BEFORE UPDATE OF table_id, starts_at, ends_at, active ON bookings "
+    f"{_SQLITE_OVERLAP}").execute_if(dialect="sqlite"))
