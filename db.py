@@ -149,6 +149,15 @@ def migrate(engine: Engine) -> Migration:
         known = _current(connection)
     _refuse_newer(known, target)
     backup = _backup(engine, known) if known not in (None, target) else None
+    try:
+        return _migrate(engine, target, backup)
+    except Exception:
+        if backup is not None:
+            log.error("migrating the database failed; it is as it was, and a copy from before is %s", backup)
+        raise
+
+
+def _migrate(engine: Engine, target: str, backup: Path | None) -> Migration:
     with engine.begin() as connection:
         _lock(connection)
         before = _current(connection)
