@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import db  # noqa: E402
 import vk_schema  # noqa: E402
 from db_models import Base  # noqa: E402
-from support import CUSTOMER_ID, MANAGER_IDS, PG_SCHEMA, Person, RunningBot  # noqa: E402
+from support import CUSTOMER_ID, MANAGER_IDS, PG_SCHEMA, Person, RunningBot, empty_schema  # noqa: E402
 from vk_emulator import VKEmulator  # noqa: E402
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -75,10 +75,8 @@ def db_url(request, tmp_path):
         if not rebuild:  # emptied, not rebuilt: recreating a dozen tables per test bloats PostgreSQL's catalogs
             tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
             conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        else:  # an empty schema, then the migrations, as a new install has
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
-            conn.execute(text(f"CREATE SCHEMA {PG_SCHEMA}"))
-    if rebuild:
+    if rebuild:  # an empty schema, then the migrations, as a new install has
+        empty_schema(engine)
         db.migrate(engine)
     engine.dispose()
     return url

@@ -9,6 +9,8 @@ import os
 import threading
 from collections.abc import Mapping
 
+from sqlalchemy import text
+
 from config import load_settings
 from loop import Bot
 from main import build_bot
@@ -18,6 +20,13 @@ from vk_functions import Backoff, VkClient
 CUSTOMER_ID = 100
 MANAGER_IDS = (200, 201)
 PG_SCHEMA = f"test_{os.getpid()}"  # this test process's own schema in TEST_DATABASE_URL's database
+
+
+def empty_schema(engine) -> None:
+    """This test process's PostgreSQL schema, dropped and made again with nothing in it."""
+    with engine.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {PG_SCHEMA}"))
 
 
 def keyboard_of(thing) -> Mapping:

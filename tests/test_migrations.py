@@ -22,7 +22,7 @@ import db
 import legacy_schema_1e166a6 as old
 import messages as msg
 from db_models import Base
-from support import CUSTOMER_ID, PG_SCHEMA, Person, RunningBot
+from support import CUSTOMER_ID, Person, RunningBot, empty_schema
 
 ROOT = Path(__file__).resolve().parents[1]
 UTC = timezone.utc
@@ -37,9 +37,7 @@ def empty_url(request, tmp_path):
         return f"sqlite:///{tmp_path / 'old.sqlite3'}"
     url = request.getfixturevalue("postgres_url")
     engine = db.make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {PG_SCHEMA}"))
+    empty_schema(engine)
     engine.dispose()
     return url
 
