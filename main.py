@@ -126,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--load-catalogue", action="store_true",
                         help="load the catalogue file (CATALOGUE_PATH) into the database, say what changed, exit")
     parser.add_argument("--migrate", action="store_true",
-                        help="bring the database's schema to this version (as every start does), say what changed, exit")
+                        help="bring the database's schema to this version (as every start does), say what "
+                             "changed, exit")
     args = parser.parse_args(argv)
     if args.sandbox:
         import sandbox
