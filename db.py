@@ -75,6 +75,9 @@ class Migration:
         if self.before == self.after:
             return f"database from before migrations recognised as schema version {self.after}, data untouched"
         copy = f"; a copy of the database from before is {self.backup}" if self.backup else ""
+        if self.stamped:
+            return f"database from before migrations recognised as schema version {self.before} and migrated " \
+                   f"to {self.after}{copy}"
         return f"database schema migrated from {self.before or 'an empty database'} to {self.after}{copy}"
 
 

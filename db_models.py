@@ -78,13 +78,37 @@ class Outbox(Base):
     callback_id: Mapped[str | None] = mapped_column(String(64))
     # Set on a manager's order card: its delivered cmid is how a decision edits it later.
     card_order_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
-    random_id: Mapped[int] = mapped_column(BigInteger)
+    random_id: Mapped[int | None] = mapped_column(BigInteger)  # None: derived from the id (see outbox.py)
+    # For a card edit: sent as a new message instead if VK refuses the edit (too old, deleted).
+    fallback_text: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING)  # an OutboxStatus
     attempts: Mapped[int] = mapped_column(default=0)
     next_try_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     result_cmid: Mapped[int | None] = mapped_column(BigInteger)
     last_error: Mapped[str | None] = mapped_column(String(255))
+
+
+class VkUser(Base):
+    """What the bot learnt about a user from VK: whether they allow the community's messages
+    (message_allow / message_deny; None: never said) and whether their client shows callback
+    buttons (None: not seen yet). No row: nothing known, read as allowed, with callbacks."""
+
+    __tablename__ = "vk_users"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    messages_allowed: Mapped[bool | None] = mapped_column(Boolean)
+    callbacks: Mapped[bool | None] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BotMeta(Base):
+    """Values the database keeps for itself, by key (`random_base`: drawn once by migration 0002)."""
+
+    __tablename__ = "bot_meta"
+
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255))
 
 
 class ServiceRow(Base):
