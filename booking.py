@@ -16,14 +16,16 @@ import keyboard as kb
 import messages as msg
 import slots
 from catalogue import Restaurant, TableType
+from dates import parse_date
 from dialogue import (UTC, BookTable, Context, Conversation, Draft, Incoming, Outcome, SavedContact, State, View, arg,
-                      command_of, go, int_arg, is_stray, local_time, normalized, not_understood, page_of, stay, str_arg,
-                      to_menu, today)
+                      command_of, go, int_arg, is_stray, local_time, nfc, normalized, not_understood, page_of, stay,
+                      str_arg, to_menu, today)
 from services import normalize_phone
-from slots import parse_day, parse_time
+from slots import parse_time
 
 MAX_NAME = 50
-NAME_RE = re.compile(r"[^\W\d_]+(?:[\s.'\-]+[^\W\d_]+)*\.?")
+LETTER = r"[^\W\d_][\u0300-\u036f]*"  # a letter, with any accent NFC leaves apart (Оле́г's stress mark)
+NAME_RE = re.compile(rf"(?:{LETTER})+(?:[\s.'\-]+(?:{LETTER})+)*\.?")
 PARTY_RE = re.compile(r"(?:на\s+)?(\d{1,3})(?:\s*(?:чел\w*|гост\w*|персон\w*))?")
 
 
@@ -208,8 +210,14 @@ def length_text(minutes: int) -> str:
 
 
 def clean_name(text: str) -> str | None:
-    name = " ".join(text.split())
+    """The name as kept: in one Unicode form (a decomposed «Й» is «Й»), single spaces, letters."""
+    name = " ".join(nfc(text).split())
     return name if 0 < len(name) <= MAX_NAME and NAME_RE.fullmatch(name) else None
+
+
+def name_hint(text: str) -> str:
+    """Why a typed name was not taken: too long, or not letters."""
+    return msg.NAME_TOO_LONG.format(max=MAX_NAME) if len(" ".join(nfc(text).split())) > MAX_NAME else msg.NAME_INVALID
 
 
 def typed_party(text: str) -> int | None:
@@ -370,7 +378,8 @@ def step_bk_date(event: Incoming, draft: BookingDraft, ctx: Context, floor: Floo
         return choose_day(draft, ctx, floor, BookingDraft(day=str_arg(event, msg.ARG_VALUE)).day_date)
     if is_stray(event):
         return stay()
-    return choose_day(draft, ctx, floor, parse_day(event.text, today(ctx)))
+    last = slots.last_bookable_date(ctx.now, ctx.tz, floor.info.rules)
+    return choose_day(draft, ctx, floor, parse_date(event.text, today(ctx), last))
 
 
 def day_problem(day: date | None, floor: Floor, ctx: Context, draft: BookingDraft) -> str | None:
@@ -492,9 +501,11 @@ def step_bk_name(event: Incoming, draft: BookingDraft, ctx: Context, floor: Floo
         return advance(floor, draft.but(name=saved.name, phone=saved.phone, editing=True), State.BK_CONFIRM)
     if command == msg.CMD_NEW_CONTACT:
         return go(State.BK_NAME, draft.but(saved=None))
-    name = None if is_stray(event) else clean_name(event.text)
+    if is_stray(event):
+        return stay()
+    name = clean_name(event.text)
     if name is None:
-        return stay(msg.NAME_INVALID if not is_stray(event) else "")
+        return stay(name_hint(event.text))
     return advance(floor, draft.but(name=name), State.BK_PHONE)
 
 

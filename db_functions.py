@@ -307,16 +307,16 @@ class SessionView:
     def service(self, key: str) -> catalogue.Service | None:
         return next((service for service in self.snapshot.services if service.key == key), None)
 
-    def orders_of(self, user_id: int, limit: int = 10) -> list[OrderInfo]:
-        query = select(Order).where(Order.user_id == user_id).order_by(Order.id.desc()).limit(limit)
+    def orders_of(self, user_id: int, limit: int = 10, offset: int = 0) -> list[OrderInfo]:
+        query = select(Order).where(Order.user_id == user_id).order_by(Order.id.desc()).offset(offset).limit(limit)
         return [order_info(row) for row in self.session.scalars(query)]
 
     def order(self, order_id: int) -> OrderInfo | None:
         row = self.session.get(Order, order_id)
         return order_info(row) if row else None
 
-    def pending_orders(self, limit: int = 20) -> list[OrderInfo]:
-        query = select(Order).where(Order.status == Status.PENDING).order_by(Order.id).limit(limit)
+    def pending_orders(self, limit: int = 20, offset: int = 0) -> list[OrderInfo]:
+        query = select(Order).where(Order.status == Status.PENDING).order_by(Order.id).offset(offset).limit(limit)
         return [order_info(row) for row in self.session.scalars(query)]
 
     def orders_between(self, start: datetime, end: datetime, limit: int = 50) -> list[OrderInfo]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timezone, tzinfo
@@ -373,9 +374,9 @@ class View(Protocol):
 
     def services(self) -> Sequence[Service]: ...  # active ones, in menu order
     def service(self, key: str) -> Service | None: ...  # active or not
-    def orders_of(self, user_id: int, limit: int = 10) -> Sequence[OrderInfo]: ...  # newest first
+    def orders_of(self, user_id: int, limit: int = 10, offset: int = 0) -> Sequence[OrderInfo]: ...  # newest first
     def order(self, order_id: int) -> OrderInfo | None: ...
-    def pending_orders(self, limit: int = 20) -> Sequence[OrderInfo]: ...  # oldest first
+    def pending_orders(self, limit: int = 20, offset: int = 0) -> Sequence[OrderInfo]: ...  # oldest first
     def orders_between(self, start: datetime, end: datetime, limit: int = 50) -> Sequence[OrderInfo]: ...
     def status_counts(self) -> Mapping[str, int]: ...
     # Table booking
@@ -392,9 +393,9 @@ class EmptyView:
 
     def services(self): return ()
     def service(self, key): return None
-    def orders_of(self, user_id, limit=10): return ()
+    def orders_of(self, user_id, limit=10, offset=0): return ()
     def order(self, order_id): return None
-    def pending_orders(self, limit=20): return ()
+    def pending_orders(self, limit=20, offset=0): return ()
     def orders_between(self, start, end, limit=50): return ()
     def status_counts(self): return {}
     def restaurant(self): return None
@@ -424,18 +425,36 @@ class Context:
 
 
 # --- Reading an event -------------------------------------------------------------------
+MAX_ID = 2**63 - 1  # ids are signed 64-bit in the database: a larger one is no id of ours
+TYPED_ORDER_CANCEL = re.compile(msg.TYPED_ORDER_CANCEL)
+
+
+def nfc(text: str) -> str:
+    """Text as one Unicode form (NFC): a decomposed «Й» (И + a combining breve) is the letter «Й»."""
+    return unicodedata.normalize("NFC", text)
+
+
 def normalized(text: str) -> str:
-    return re.sub(r"[\s!.?,)(]+", " ", text.lower()).strip()
+    return re.sub(r"[\s!.?,)(]+", " ", nfc(text).lower()).strip()
 
 
 def command_of(event: Incoming) -> str | None:
-    """The command an event means: a button's payload, VK's Start button, or a typed word."""
+    """The command an event means: a button's payload, VK's Start button, or a typed word
+    (a typed «Отменить №24» is the Cancel button of order 24, see order_arg)."""
     payload = event.payload or {}
     if isinstance(payload.get("cmd"), str):
         return msg.LEGACY_COMMANDS.get(payload["cmd"], payload["cmd"])
     if payload.get("command") == "start":  # VK's own "Начать" button
         return msg.CMD_START
-    return msg.TYPED_COMMANDS.get(normalized(event.text))
+    typed = normalized(event.text)
+    if typed not in msg.TYPED_COMMANDS and TYPED_ORDER_CANCEL.fullmatch(typed):
+        return msg.CMD_ORDER_CANCEL
+    return msg.TYPED_COMMANDS.get(typed)
+
+
+def is_press(event: Incoming) -> bool:
+    """A button press (a payload with a command), not typed text."""
+    return isinstance((event.payload or {}).get("cmd"), str)
 
 
 def arg(event: Incoming, name: str):
@@ -448,8 +467,25 @@ def str_arg(event: Incoming, name: str) -> str | None:
 
 
 def int_arg(event: Incoming, name: str) -> int | None:
+    """A whole number from a press, 0 to MAX_ID; anything else (a string, -1, a forged 2**63) is None."""
     value = arg(event, name)
-    return value if _is_int(value) and value >= 0 else None
+    return value if _is_int(value) and 0 <= value <= MAX_ID else None
+
+
+def id_arg(event: Incoming, name: str) -> int | None:
+    """An id from a press: positive and within 64 bits, else None, which the steps treat as an
+    unknown id (the same answer as a missing order), so it never reaches the database."""
+    value = int_arg(event, name)
+    return value if value else None
+
+
+def order_arg(event: Incoming) -> int | None:
+    """The order a press or a typed «Отменить №24» names, as id_arg reads it."""
+    if event.payload is not None:
+        return id_arg(event, msg.ARG_ORDER)
+    match = TYPED_ORDER_CANCEL.fullmatch(normalized(event.text))
+    number = int(match.group(1)) if match else 0
+    return number if 0 < number <= MAX_ID else None
 
 
 def is_stray(event: Incoming) -> bool:

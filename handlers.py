@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import wraps
 from typing import NamedTuple
 
 import booking
@@ -20,8 +21,8 @@ import messages as msg
 import orders
 import services
 from dialogue import (BookTable, CancelOrder, Context, Conversation, CreateOrder, Decide, Draft, Incoming, NoDraft,
-                      Outcome, ReasonDraft, Reply, SetRejectReason, State, Warn, command_of, go, menu, menu_keyboard,
-                      not_understood, say, stay, str_arg, to_menu)
+                      Outcome, ReasonDraft, Reply, SetRejectReason, State, Warn, command_of, go, is_press, menu,
+                      menu_keyboard, not_understood, say, stay, str_arg, to_menu)
 
 Step = Callable[[Incoming, Draft, Context], Outcome]
 Screen = Callable[[Draft, Context], tuple[str, str]]  # draft, ctx -> (text, keyboard)
@@ -39,7 +40,8 @@ class Field(NamedTuple):
 class Row:
     """Everything about one dialogue state: what it does with input, what it shows, how it
     re-asks, where Back goes, and (for a step the summary can send the customer back to) its
-    field. `summary`: Back into it leaves editing mode."""
+    field. `summary`: Back into it leaves editing mode. `buttons`: the commands its screen's
+    buttons carry; any other step's button pressed here is stale (see `stale_press`)."""
 
     step: Step
     screen: Screen
@@ -48,6 +50,7 @@ class Row:
     draft: type[Draft]
     field: Field | None = None
     summary: bool = False
+    buttons: tuple[str, ...] = ()
 
 
 def step_menu(event: Incoming, draft: Draft, ctx: Context) -> Outcome:
@@ -71,35 +74,79 @@ FLOW: dict[State, Row] = {
     S.MENU: Row(step_menu, screen_menu, msg.NOT_UNDERSTOOD, S.MENU, NoDraft),
     # Ordering a service
     S.SVC_CHOOSE: Row(svc.step_svc_choose, svc.screen_svc_choose, msg.HINT_CHOOSE, S.MENU, SD,
-                      Field(S.SVC_EDIT, msg.FIELD_SERVICE)),
+                      Field(S.SVC_EDIT, msg.FIELD_SERVICE), buttons=(msg.CMD_PAGE, msg.CMD_SERVICE)),
     S.SVC_TASK: Row(svc.step_svc_task, svc.screen_svc_task, msg.HINT_TASK, S.SVC_CHOOSE, SD,
-                    Field(S.SVC_EDIT, msg.FIELD_TASK)),
+                    Field(S.SVC_EDIT, msg.FIELD_TASK), buttons=(msg.CMD_KEEP,)),
     S.SVC_DEADLINE: Row(svc.step_svc_deadline, svc.screen_svc_deadline, msg.HINT_DEADLINE, S.SVC_TASK, SD,
-                        Field(S.SVC_EDIT, msg.FIELD_DEADLINE)),
+                        Field(S.SVC_EDIT, msg.FIELD_DEADLINE), buttons=(msg.CMD_DEADLINE, msg.CMD_KEEP)),
     S.SVC_CONTACT: Row(svc.step_svc_contact, svc.screen_svc_contact, msg.HINT_CONTACT, S.SVC_DEADLINE, SD,
-                       Field(S.SVC_EDIT, msg.FIELD_CONTACT)),
-    S.SVC_PHONE: Row(svc.step_svc_phone, svc.screen_svc_phone, msg.PHONE_INVALID, S.SVC_CONTACT, SD),
-    S.SVC_CONFIRM: Row(svc.step_svc_confirm, svc.screen_svc_confirm, msg.HINT_CONFIRM, S.SVC_CONTACT, SD, summary=True),
-    S.SVC_EDIT: Row(step_edit, svc.screen_svc_edit, msg.HINT_EDIT, S.SVC_CONFIRM, SD, summary=True),
+                       Field(S.SVC_EDIT, msg.FIELD_CONTACT), buttons=(msg.CMD_CONTACT, msg.CMD_KEEP)),
+    S.SVC_PHONE: Row(svc.step_svc_phone, svc.screen_svc_phone, msg.PHONE_INVALID, S.SVC_CONTACT, SD,
+                     buttons=(msg.CMD_KEEP,)),
+    S.SVC_CONFIRM: Row(svc.step_svc_confirm, svc.screen_svc_confirm, msg.HINT_CONFIRM, S.SVC_CONTACT, SD, summary=True,
+                       buttons=(msg.CMD_SEND, msg.CMD_EDIT)),
+    S.SVC_EDIT: Row(step_edit, svc.screen_svc_edit, msg.HINT_EDIT, S.SVC_CONFIRM, SD, summary=True,
+                    buttons=(msg.CMD_FIELD,)),
     # Booking a table
     S.BK_PARTY: Row(bk.step_bk_party, bk.screen_bk_party, msg.HINT_PARTY, S.MENU, BD,
-                    Field(S.BK_EDIT, msg.FIELD_PARTY)),
+                    Field(S.BK_EDIT, msg.FIELD_PARTY), buttons=(msg.CMD_PARTY,)),
     S.BK_TYPE: Row(bk.step_bk_type, bk.screen_bk_type, msg.HINT_TABLE_TYPE, S.BK_PARTY, BD,
-                   Field(S.BK_EDIT, msg.FIELD_TABLE)),
+                   Field(S.BK_EDIT, msg.FIELD_TABLE), buttons=(msg.CMD_TABLE_TYPE,)),
     S.BK_DATE: Row(bk.step_bk_date, bk.screen_bk_date, msg.HINT_DAY, S.BK_TYPE, BD,
-                   Field(S.BK_EDIT, msg.FIELD_DAY)),
+                   Field(S.BK_EDIT, msg.FIELD_DAY), buttons=(msg.CMD_PAGE, msg.CMD_DAY)),
     S.BK_TIME: Row(bk.step_bk_time, bk.screen_bk_time, msg.HINT_TIME, S.BK_DATE, BD,
-                   Field(S.BK_EDIT, msg.FIELD_TIME)),
+                   Field(S.BK_EDIT, msg.FIELD_TIME), buttons=(msg.CMD_PAGE, msg.CMD_ALL_TIMES, msg.CMD_SLOT)),
     S.BK_NAME: Row(bk.step_bk_name, bk.screen_bk_name, msg.NAME_INVALID, S.BK_TIME, BD,
-                   Field(S.BK_EDIT, msg.FIELD_NAME)),
+                   Field(S.BK_EDIT, msg.FIELD_NAME), buttons=(msg.CMD_SAVED_CONTACT, msg.CMD_NEW_CONTACT)),
     S.BK_PHONE: Row(bk.step_bk_phone, bk.screen_bk_phone, msg.PHONE_INVALID, S.BK_NAME, BD,
                     Field(S.BK_EDIT, msg.FIELD_PHONE)),
     S.BK_CONFIRM: Row(bk.step_bk_confirm, bk.screen_bk_confirm, msg.HINT_BOOKING_CONFIRM, S.BK_PHONE, BD,
-                      summary=True),
-    S.BK_EDIT: Row(step_edit, bk.screen_bk_edit, msg.HINT_BOOKING_EDIT, S.BK_CONFIRM, BD, summary=True),
+                      summary=True, buttons=(msg.CMD_SEND, msg.CMD_EDIT)),
+    S.BK_EDIT: Row(step_edit, bk.screen_bk_edit, msg.HINT_BOOKING_EDIT, S.BK_CONFIRM, BD, summary=True,
+                   buttons=(msg.CMD_FIELD,)),
     # A manager who rejected an order, asked for the reason
-    S.MGR_REASON: Row(orders.step_mgr_reason, orders.screen_mgr_reason, msg.HINT_REASON, S.MENU, ReasonDraft),
+    S.MGR_REASON: Row(orders.step_mgr_reason, orders.screen_mgr_reason, msg.HINT_REASON, S.MENU, ReasonDraft,
+                      buttons=(msg.CMD_NO_REASON,)),
 }
+STEP_BUTTONS = frozenset(command for row in FLOW.values() for command in row.buttons)
+
+
+# --- Stale presses: a button of another step, or one pressed again -------------------------
+def earlier_steps(state: State) -> list[State]:
+    """The steps before this one in its dialogue, nearest first (the chain of Back)."""
+    found: list[State] = []
+    back = FLOW[state].back
+    while back != State.MENU and back not in found:
+        found.append(back)
+        back = FLOW[back].back
+    return found
+
+
+def stale_words(command: str, event: Incoming, state: State, ctx: Context) -> str:
+    """What to say about a press of another step's button: Send pressed again, an earlier step
+    already done ("the time is chosen already"), or a button of some other message."""
+    sent = orders.sent_already(event, ctx) if command == msg.CMD_SEND else ""
+    if sent:
+        return sent
+    if any(command in FLOW[earlier].buttons for earlier in earlier_steps(state)):
+        return msg.STEP_DONE.get(command, msg.STEP_DONE_ANY)
+    return msg.BUTTON_OUTDATED
+
+
+def stale_press(state: State, step: Step) -> Step:
+    """The step, behind one rule: a press of a button that belongs to another step (a time on the
+    phone step, Send once the order went) gets words about that, and the current question again;
+    the step itself only sees its own buttons, typed text and unknown payloads."""
+    @wraps(step)
+    def run(event: Incoming, draft: Draft, ctx: Context) -> Outcome:
+        command = command_of(event)
+        if not is_press(event) or command not in STEP_BUTTONS or command in FLOW[state].buttons:
+            return step(event, draft, ctx)
+        return go(state, draft, before=stale_words(command, event, state, ctx))
+    return run
+
+
+FLOW = {state: replace(row, step=stale_press(state, row.step)) for state, row in FLOW.items()}
 # A summary's field name -> the step that answers it, by the scenario's draft.
 FIELDS: dict[tuple[type[Draft], str], State] = {
     (row.draft, row.field.name): state for state, row in FLOW.items() if row.field is not None}

@@ -152,14 +152,20 @@ def edit_fields() -> str:
 
 
 # --- Orders: the customer's list, the manager's card -----------------------------------
-MAX_CANCEL_BUTTONS = 6  # VK's inline keyboards hold 6 rows
+ORDERS_PER_PAGE = 8  # a page's Cancel buttons two a row (4 rows, 8 buttons), then paging: 10 in 5 rows
 
 
-def my_orders(cancellable: Sequence[int]) -> str:
-    """A Cancel button for each order the customer may still cancel (the newest few)."""
-    rows = [[Button(msg.BTN_CANCEL_ORDER.format(id=i), with_arg(msg.CMD_ORDER_CANCEL, msg.ARG_ORDER, i))]
-            for i in cancellable[:MAX_CANCEL_BUTTONS]]
-    return build(rows, inline=True)
+def my_orders(cancellable: Sequence[int], page: int = 0, more: bool = False) -> str:
+    """A page of My orders: a Cancel button for each order on it the customer may still cancel,
+    then Previous/Next (`more`: there is a next page)."""
+    cancels = [Button(msg.BTN_CANCEL_ORDER.format(id=i), with_arg(msg.CMD_ORDER_CANCEL, msg.ARG_ORDER, i))
+               for i in cancellable[:ORDERS_PER_PAGE]]
+    return build([*rows_of(cancels, 2), paging(page, page + 2 if more else page + 1, msg.CMD_ORDERS)], inline=True)
+
+
+def pending_pages(page: int, pages: int) -> str:
+    """Previous/Next under a page of the managers' «Заявки»."""
+    return build([paging(page, pages, msg.CMD_PENDING)], inline=True)
 
 
 def confirm_cancel(order_id: int) -> str:
@@ -204,13 +210,13 @@ def rows_of(buttons: Sequence[Button], size: int) -> list[list[Button]]:
     return [list(buttons[i:i + size]) for i in range(0, len(buttons), size)]
 
 
-def paging(page: int, pages: int) -> list[Button]:
-    """Previous/Next of a paged list (the step reads CMD_PAGE with the page wanted)."""
+def paging(page: int, pages: int, command: str = msg.CMD_PAGE) -> list[Button]:
+    """Previous/Next of a paged list (the step or command reads ARG_PAGE, the page wanted)."""
     row = []
     if page > 0:
-        row.append(Button(msg.BTN_PREV, with_arg(msg.CMD_PAGE, msg.ARG_PAGE, page - 1)))
+        row.append(Button(msg.BTN_PREV, with_arg(command, msg.ARG_PAGE, page - 1)))
     if page + 1 < pages:
-        row.append(Button(msg.BTN_NEXT, with_arg(msg.CMD_PAGE, msg.ARG_PAGE, page + 1)))
+        row.append(Button(msg.BTN_NEXT, with_arg(command, msg.ARG_PAGE, page + 1)))
     return row
 
 

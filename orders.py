@@ -17,10 +17,11 @@ import messages as msg
 import services
 from dialogue import (CANCELLABLE, UTC, Booked, BookTable, CancelOrder, Context, Conversation, CreateOrder, Decide,
                       Incoming, OrderChange, OrderInfo, OrderKind, Outcome, ReasonDraft, Reply, SetRejectReason, State,
-                      Status, Warn, arg, command_of, go, int_arg, is_stray, local_time, menu, menu_keyboard, say, stay,
-                      to_menu, today)
+                      Status, Warn, arg, command_of, go, id_arg, int_arg, is_stray, local_time, menu, menu_keyboard,
+                      nfc, order_arg, page_of, say, stay, to_menu, today)
 
-MY_ORDERS_LIMIT = 10
+MY_ORDERS_PAGE = kb.ORDERS_PER_PAGE
+MAX_PAGE = 100_000  # a forged page number beyond any list is the first page, never a huge OFFSET
 LIST_LIMIT = 20
 MAX_CARD = 4000  # the card before its decision lines; VK refuses messages over 9000 characters (914)
 
@@ -111,16 +112,41 @@ def order_line(order: OrderInfo, ctx: Context) -> str:
                                  date=local_time(order.created_at, ctx, "%d.%m.%Y"))
 
 
+def wanted_page(event: Incoming) -> int:
+    page = int_arg(event, msg.ARG_PAGE) or 0
+    return page if page <= MAX_PAGE else 0
+
+
+def my_orders_page(user_id: int, page: int, ctx: Context) -> tuple[int, Sequence[OrderInfo], bool]:
+    """A page of the customer's orders, newest first, and whether older ones follow. A page past
+    the end (a stale button of a list that got shorter) is the first page."""
+    orders = ctx.view.orders_of(user_id, MY_ORDERS_PAGE + 1, offset=page * MY_ORDERS_PAGE)
+    if not orders and page:
+        page, orders = 0, ctx.view.orders_of(user_id, MY_ORDERS_PAGE + 1)
+    return page, orders[:MY_ORDERS_PAGE], len(orders) > MY_ORDERS_PAGE
+
+
 def on_orders(event: Incoming, conversation: Conversation, ctx: Context) -> Outcome:
-    orders = ctx.view.orders_of(event.user_id, MY_ORDERS_LIMIT)
+    """My orders, a page at a time, each order on the page that may be cancelled with its button."""
+    page, orders, more = my_orders_page(event.user_id, wanted_page(event), ctx)
     if not orders:
         return to_menu(msg.MY_ORDERS_EMPTY)
     cancellable = [o.id for o in orders if may_cancel(o, ctx)]
-    text = msg.MY_ORDERS.format(lines="\n".join(order_line(o, ctx) for o in orders))
-    if cancellable:
-        text += msg.MY_ORDERS_CAN_CANCEL
-    keyboard = kb.my_orders(cancellable) if cancellable else menu_keyboard(ctx, event.user_id)
+    numbering = msg.MY_ORDERS_PAGE.format(page=page + 1) if page or more else ""
+    text = msg.MY_ORDERS.format(page=numbering, lines="\n".join(order_line(o, ctx) for o in orders))
+    text += (msg.MY_ORDERS_CAN_CANCEL if cancellable else "") + (msg.MY_ORDERS_MORE if more else "")
+    paged = page > 0 or more
+    keyboard = kb.my_orders(cancellable, page, more) if cancellable or paged else menu_keyboard(ctx, event.user_id)
     return Outcome(replies=(say(event, text, keyboard),), state=State.MENU, data={})
+
+
+def sent_already(event: Incoming, ctx: Context) -> str:
+    """Send pressed again, or on an old summary: the words for the customer's newest order, if it
+    is still active (it is the one that Send made); "" when there is none."""
+    newest = next(iter(ctx.view.orders_of(event.user_id, 1)), None)
+    if newest is None or newest.status not in CANCELLABLE:
+        return ""
+    return msg.ALREADY_SENT.format(id=newest.id, title=order_title(newest), status=status_text(newest.status))
 
 
 def cannot_cancel(event: Incoming, order: OrderInfo) -> Outcome:
@@ -128,8 +154,9 @@ def cannot_cancel(event: Incoming, order: OrderInfo) -> Outcome:
 
 
 def on_order_cancel(event: Incoming, conversation: Conversation, ctx: Context) -> Outcome:
-    """Cancel one of my orders: asks "sure?" first; the cancellation itself is atomic (CancelOrder)."""
-    order_id = int_arg(event, msg.ARG_ORDER)
+    """Cancel one of my orders, by its button or a typed «Отменить №24»: asks "sure?" first; the
+    cancellation itself is atomic (CancelOrder). An id out of range is an unknown order."""
+    order_id = order_arg(event)
     order = ctx.view.order(order_id) if order_id is not None else None
     if order is None or order.user_id != event.user_id:
         return Outcome(replies=(say(event, msg.ORDER_NOT_FOUND),))
@@ -153,7 +180,7 @@ def refuse(event: Incoming, why: str) -> Outcome:
 def on_decide(event: Incoming, conversation: Conversation, ctx: Context) -> Outcome:
     if event.user_id not in ctx.manager_ids:
         return refuse(event, "not a manager")
-    order_id, decision = int_arg(event, msg.ARG_ORDER), arg(event, msg.ARG_DECISION)
+    order_id, decision = id_arg(event, msg.ARG_ORDER), arg(event, msg.ARG_DECISION)
     if order_id is None or decision not in (msg.DECISION_CONFIRM, msg.DECISION_REJECT):
         return refuse(event, "malformed decision")
     if ctx.view.order(order_id) is None:
@@ -169,7 +196,7 @@ def on_unknown_callback(event: Incoming, conversation: Conversation, ctx: Contex
 def step_mgr_reason(event: Incoming, draft: ReasonDraft, ctx: Context) -> Outcome:
     if command_of(event) == msg.CMD_NO_REASON:
         return to_menu(msg.NO_REASON_OK)
-    reason = event.text.strip()
+    reason = nfc(event.text).strip()
     if is_stray(event) or not reason:
         return stay()
     if draft.order is None:
@@ -195,11 +222,17 @@ def manager_lines(orders: Sequence[OrderInfo], ctx: Context, total: int) -> str:
 
 
 def on_pending(event: Incoming, conversation: Conversation, ctx: Context) -> Outcome:
-    orders = ctx.view.pending_orders(LIST_LIMIT)
+    """The orders waiting for a decision, oldest first, LIST_LIMIT a page with Previous/Next."""
+    total = ctx.view.status_counts().get(Status.PENDING, 0)
+    page, pages = page_of(wanted_page(event), total, LIST_LIMIT)
+    orders = ctx.view.pending_orders(LIST_LIMIT, offset=page * LIST_LIMIT)
     if not orders:
         return manager_says(event, ctx, msg.PENDING_EMPTY)
-    total = ctx.view.status_counts().get(Status.PENDING, len(orders))
-    return manager_says(event, ctx, msg.PENDING_LIST.format(count=total, lines=manager_lines(orders, ctx, total)))
+    numbering = msg.PENDING_PAGES.format(page=page + 1, pages=pages) if pages > 1 else ""
+    text = msg.PENDING_LIST.format(count=total, pages=numbering, lines=manager_lines(orders, ctx, len(orders)))
+    if pages == 1:
+        return manager_says(event, ctx, text)
+    return Outcome(replies=(say(event, text, kb.pending_pages(page, pages)),))
 
 
 def day_bounds(ctx: Context) -> tuple[datetime, datetime]:

@@ -15,11 +15,13 @@ from functools import wraps
 import keyboard as kb
 import messages as msg
 from catalogue import Service
+from dates import parse_date
 from dialogue import (Context, Conversation, CreateOrder, Draft, Incoming, OrderKind, Outcome, State, command_of, go,
-                      int_arg, is_stray, normalized, not_understood, page_of, stay, str_arg, to_menu, today)
-from slots import parse_day
+                      int_arg, is_stray, nfc, normalized, not_understood, page_of, stay, str_arg, to_menu, today)
 
-MAX_TASK = 2000
+# What a task keeps of a long text: the card holds it with its other lines (~400 characters), the
+# decision lines and a reject reason of up to 1000 within VK's 4096 characters a message.
+MAX_TASK = 2500
 MAX_DAYS_AHEAD = 366
 PHONE_JUNK = re.compile(r"[\s\-().]")
 # With +7/7/8 in front any area code; without, only 3xx, 4xx and 9xx, so that an 8-number with a
@@ -37,6 +39,7 @@ class ServiceDraft(Draft):
     service: str | None = None  # the service's key
     page: int | None = None  # the service list's page
     task: str | None = None
+    task_cut: bool = False  # the customer wrote more than MAX_TASK
     attachments: tuple[str, ...] | None = None  # attachment types
     deadline: str | None = None
     contact: str | None = None
@@ -81,7 +84,8 @@ def order_lines(details: Mapping) -> list[str]:
     """The order's lines on the summary and on the manager's card."""
     lines = [msg.LINE_SERVICE.format(title=details.get("title", ""),
                                      price=price_text(details.get("price", 0), details.get("price_from", False))),
-             msg.LINE_TASK.format(task=details.get("task") or msg.NO_TASK_TEXT)]
+             msg.LINE_TASK.format(task=details.get("task") or msg.NO_TASK_TEXT)
+             + (msg.TASK_CUT_MARK if details.get("task_cut") else "")]
     if details.get("attachments"):
         lines.append(msg.LINE_ATTACHMENTS.format(items=attachments_text(details["attachments"])))
     lines.append(msg.LINE_DEADLINE.format(deadline=deadline_text(details.get("deadline"))))
@@ -95,9 +99,10 @@ def order_title(details: Mapping) -> str:
 
 def order_details(draft: ServiceDraft, service: Service) -> dict:
     """The order's details from the draft; the title and price are kept as they were when ordered."""
-    return {"service": service.key, "title": service.title, "price": service.price,
-            "price_from": service.price_from, "task": draft.task or "",
-            "attachments": list(draft.attachments or ()), "deadline": draft.deadline, "contact": draft.contact}
+    details = {"service": service.key, "title": service.title, "price": service.price,
+               "price_from": service.price_from, "task": draft.task or "",
+               "attachments": list(draft.attachments or ()), "deadline": draft.deadline, "contact": draft.contact}
+    return {**details, "task_cut": True} if draft.task_cut else details
 
 
 def service_card(service: Service) -> str:
@@ -207,10 +212,20 @@ def step_svc_task(event: Incoming, draft: ServiceDraft, ctx: Context) -> Outcome
     if is_stray(event):
         return stay()
     attachments = tuple(a for a in event.attachments if a != "sticker")
-    task = event.text.strip()[:MAX_TASK]
+    task, cut = cut_at_word(nfc(event.text).strip(), MAX_TASK)
     if not task and not attachments:
         return stay()
-    return advance(draft.but(task=task, attachments=attachments), State.SVC_DEADLINE)
+    return advance(draft.but(task=task, task_cut=cut, attachments=attachments), State.SVC_DEADLINE)
+
+
+def cut_at_word(text: str, limit: int) -> tuple[str, bool]:
+    """The text as kept and whether it was cut: whole if it fits, else up to `limit` characters
+    ending at a word's end (mid-word only when one word fills more than half the room)."""
+    if len(text) <= limit:
+        return text, False
+    boundary = re.search(r"\s\S*$", text[:limit + 1])
+    end = boundary.start() if boundary and boundary.start() > limit // 2 else limit
+    return text[:end].rstrip(), True
 
 
 # --- The deadline -----------------------------------------------------------------------------
@@ -238,14 +253,15 @@ def set_deadline(draft: ServiceDraft, value: str | None) -> Outcome:
 
 
 def deadline_by_date(event: Incoming, draft: ServiceDraft, ctx: Context) -> Outcome:
-    """A typed date ("25.12", "25.12.2026", "2026-12-25", "завтра"): not past, within a year."""
+    """A typed date («25.12», «31 декабря», «в пятницу», «завтра»...): not past, within a year."""
     first = today(ctx)
-    day = parse_day(event.text, first)
+    last = first + timedelta(days=MAX_DAYS_AHEAD)
+    day = parse_date(event.text, first, last)
     if day is None:
         return stay()
     if day < first:
         return stay(msg.DATE_PAST)
-    if day > first + timedelta(days=MAX_DAYS_AHEAD):
+    if day > last:
         return stay(msg.DATE_TOO_FAR)
     return advance(draft.but(deadline=day.isoformat()), State.SVC_CONTACT)
 
@@ -288,7 +304,8 @@ def step_svc_phone(event: Incoming, draft: ServiceDraft, ctx: Context) -> Outcom
 def screen_svc_confirm(draft: ServiceDraft, ctx: Context) -> tuple[str, str]:
     service = chosen_service(draft, ctx)
     details = order_details(draft, service) if service else {**draft.stored(), "title": "—"}
-    return msg.SUMMARY.format(details="\n".join(order_lines(details))), kb.summary()
+    text = msg.SUMMARY.format(details="\n".join(order_lines(details)))
+    return text + (msg.TASK_CUT_NOTE.format(limit=MAX_TASK) if draft.task_cut else ""), kb.summary()
 
 
 def step_svc_confirm(event: Incoming, draft: ServiceDraft, ctx: Context) -> Outcome:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import MAXYEAR, date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -37,15 +37,10 @@ CLOSED_WORD = "closed"
 DEFAULT_NEAREST = 4
 # Longest search for the end of a DST gap, in minutes (real gaps are 30 min to 24 h).
 _MAX_GAP_MINUTES = 2 * 24 * 60
-# How many years ahead a date without a year may land (29.02 needs up to 8).
-_MAX_YEARS_AHEAD = 8
 
 _CLOCK_RE = re.compile(r"(\d{1,2}):(\d{2})", re.ASCII)
 _RANGE_RE = re.compile(r"\s*(\S+?)\s*[-\u2013\u2014]\s*(\S+)\s*")
-_ISO_DATE_RE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})", re.ASCII)
-_DMY_RE = re.compile(r"(\d{1,2})([./])(\d{1,2})(?:\2(\d{4}|\d{2}))?\.?", re.ASCII)
 _TIME_RE = re.compile(r"(\d{1,2})(?:[:.](\d{2}))?", re.ASCII)
-_RELATIVE_DAYS = {"сегодня": 0, "завтра": 1, "послезавтра": 2}
 
 DayHours = tuple[time, time]
 
@@ -440,53 +435,6 @@ def parse_hours(mapping: Mapping[str, str]) -> OpeningHours:
         raise ValueError(f"opening hours must be a mapping of weekday to hours, got {type(mapping).__name__}")
     found = _normalize_day_keys(mapping)
     return OpeningHours(tuple(_parse_day_hours(key, found[key]) for key in WEEKDAY_KEYS))
-
-
-def _safe_date(year: int, month: int, day: int) -> date | None:
-    """date(year, month, day), or None when it does not exist."""
-    try:
-        return date(year, month, day)
-    except ValueError:
-        return None
-
-
-def _next_occurrence(month: int, day: int, today: date) -> date | None:
-    """The first date with this month and day that is today or later, or None if impossible."""
-    last_year = min(today.year + _MAX_YEARS_AHEAD, MAXYEAR)
-    for year in range(today.year, last_year + 1):
-        candidate = _safe_date(year, month, day)
-        if candidate is not None and candidate >= today:
-            return candidate
-    return None
-
-
-def _parse_dmy(match: re.Match[str], today: date) -> date | None:
-    """Date from a "25.12", "25/12", "25.12.2026" or "25.12.26" match."""
-    day, month, year_text = int(match.group(1)), int(match.group(3)), match.group(4)
-    if year_text is None:
-        return _next_occurrence(month, day, today)
-    year = int(year_text) + (2000 if len(year_text) == 2 else 0)
-    return _safe_date(year, month, day)
-
-
-def parse_day(text: str, today: date) -> date | None:
-    """A date typed by a customer, or None for garbage or an impossible date (31.02).
-
-    Accepts "сегодня", "завтра", "послезавтра", "2026-12-25", "25.12.2026",
-    "25.12.26", "25.12", "25/12" (an optional trailing dot is ignored). A date without
-    a year is the next such date that is not in the past; an explicit year is kept
-    as given even if past (the booking window is checked elsewhere).
-    """
-    if not isinstance(text, str):
-        return None
-    cleaned = text.strip().lower()
-    if cleaned in _RELATIVE_DAYS:
-        return today + timedelta(days=_RELATIVE_DAYS[cleaned])
-    iso = _ISO_DATE_RE.fullmatch(cleaned)
-    if iso is not None:
-        return _safe_date(int(iso.group(1)), int(iso.group(2)), int(iso.group(3)))
-    dmy = _DMY_RE.fullmatch(cleaned)
-    return _parse_dmy(dmy, today) if dmy is not None else None
 
 
 def parse_time(text: str) -> time | None:

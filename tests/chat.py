@@ -29,14 +29,14 @@ class FakeView(d.EmptyView):
     def service(self, key):
         return next((s for s in self.all_services if s.key == key), None)
 
-    def orders_of(self, user_id, limit=10):
-        return [o for o in reversed(self.orders) if o.user_id == user_id][:limit]
+    def orders_of(self, user_id, limit=10, offset=0):
+        return [o for o in reversed(self.orders) if o.user_id == user_id][offset:offset + limit]
 
     def order(self, order_id):
         return next((o for o in self.orders if o.id == order_id), None)
 
-    def pending_orders(self, limit=20):
-        return [o for o in self.orders if o.status == d.Status.PENDING][:limit]
+    def pending_orders(self, limit=20, offset=0):
+        return [o for o in self.orders if o.status == d.Status.PENDING][offset:offset + limit]
 
     def orders_between(self, start, end, limit=50):
         return [o for o in self.orders if start <= o.created_at < end][:limit]

@@ -201,6 +201,8 @@ def test_a_day_with_no_free_table_of_the_type_is_not_offered():
 @pytest.mark.parametrize("typed, chosen", [
     ("завтра", "2026-06-16"), ("17.06", "2026-06-17"), ("17.06.2026", "2026-06-17"), ("2026-06-19", "2026-06-19"),
     ("сегодня", "2026-06-15"), ("14/07", "2026-07-14"),
+    ("в пятницу", "2026-06-19"), ("пятница", "2026-06-19"), ("послезавтра", "2026-06-17"), ("на завтра", "2026-06-16"),
+    ("18 июня", "2026-06-18"), ("13 июл", "2026-07-13"), ("1 Июля", "2026-07-01"), ("в четверг", "2026-06-18"),
 ])
 def test_typed_dates(typed, chosen):
     chat = Chat()
@@ -214,7 +216,9 @@ def test_typed_dates(typed, chosen):
 @pytest.mark.parametrize("typed, expected", [
     ("21.06", "Вс, 21.06.2026 мы не работаем"), ("24.06", "Ср, 24.06.2026 мы не работаем"),  # weekly, special
     ("15.07", "не больше чем на 30 дн. вперёд"), ("14.06.2026", msg.DATE_PAST), ("31.02", msg.HINT_DAY),
-    ("когда-нибудь", msg.HINT_DAY), ("10.06", "не больше чем на 30 дн."),  # 10.06 is next year's
+    ("когда-нибудь", msg.HINT_DAY), ("10.06", msg.DATE_PAST),  # next year's 10.06 is beyond 30 days: past
+    ("14 июня", msg.DATE_PAST), ("31 декабря", "не больше чем на 30 дн."), ("в воскресенье", "Вс, 21.06.2026 мы не"),
+    ("7 дек", "не больше чем на 30 дн."), ("31 дикабря", msg.HINT_DAY),
 ])
 def test_typed_dates_that_cannot_be_booked(typed, expected):
     chat = Chat()
@@ -338,13 +342,75 @@ def test_name_and_phone_are_checked():
     chat = at_time_step()
     chat.says("19:00")
     assert chat.text == msg.ASK_NAME and chat.buttons == [msg.BTN_BACK, msg.BTN_CANCEL]
-    for bad in ("123", "Анна1", "@anna", "я" * 51):
+    for bad in ("123", "Анна1", "@anna"):
         assert chat.says(bad).replies[0].text == msg.NAME_INVALID
+    assert chat.says("я" * 51).replies[0].text == msg.NAME_TOO_LONG.format(max=50)
     chat.says("  Анна-Мария   Петрова ")
     assert chat.dialogue.data["name"] == "Анна-Мария Петрова" and chat.state == d.State.BK_PHONE
     assert chat.says("12345").replies[0].text == msg.PHONE_INVALID
     chat.says("+7 (912) 345-67-89")
     assert chat.state == d.State.BK_CONFIRM and chat.dialogue.data["phone"] == "+79123456789"
+
+
+def test_31_december_is_booked_in_december_and_next_january_over_new_year():
+    december = datetime(2025, 12, 22, 9, 0, tzinfo=UTC)  # a Monday; the café books 30 days ahead
+    chat = Chat(now=december)
+    chat.says("Забронировать столик")
+    chat.presses("2")
+    chat.presses("Основной зал")
+    chat.says("31 декабря")
+    assert chat.state == d.State.BK_TIME and chat.dialogue.data["day"] == "2025-12-31"
+    chat.says("Назад")
+    chat.says("5 января")
+    assert chat.state == d.State.BK_TIME and chat.dialogue.data["day"] == "2026-01-05"
+    chat.says("Назад")
+    assert chat.says("21 декабря").replies[0].text == msg.DATE_PAST
+
+
+def test_a_decomposed_name_is_taken_in_one_unicode_form():
+    chat = at_time_step()
+    chat.says("19:00")
+    chat.says("И\u0306ван")  # «Й» typed as «И» and a combining breve
+    assert chat.state == d.State.BK_PHONE and chat.dialogue.data["name"] == "Йван"
+    chat.says("Назад")
+    chat.says("Оле\u0301г")  # a stress mark, which has no composed form
+    assert chat.state == d.State.BK_PHONE and chat.dialogue.data["name"] == "Оле\u0301г"
+
+
+@pytest.mark.parametrize("name", ["я" * 10_000, "Анна " * 20, "Й" * 51])
+def test_a_very_long_name_is_too_long_not_not_letters(name):
+    chat = at_time_step()
+    chat.says("19:00")
+    assert chat.says(name).replies[0].text == msg.NAME_TOO_LONG.format(max=booking.MAX_NAME)
+    assert chat.state == d.State.BK_NAME
+
+
+def test_a_time_button_on_the_phone_step_says_the_time_is_chosen():
+    chat = at_time_step()
+    time_button = {"cmd": msg.CMD_SLOT, "v": booking.stamp_of(msk(17, 20))}
+    chat.says("19:00")
+    chat.says("Анна")
+    assert chat.state == d.State.BK_PHONE
+    out = chat.says("20:00", time_button)
+    assert out.replies[0].text == f"{msg.STEP_DONE[msg.CMD_SLOT]}\n\n{msg.ASK_BOOKING_PHONE}"
+    assert chat.state == d.State.BK_PHONE and chat.dialogue.data["start"] == booking.stamp_of(msk(17, 19))
+    for stale in ({"cmd": msg.CMD_PARTY, "v": 2}, {"cmd": msg.CMD_DAY, "v": "2026-06-18"}):
+        assert chat.says("x", stale).replies[0].text.startswith(msg.STEP_DONE[stale["cmd"]])
+    out = chat.says("x", {"cmd": msg.CMD_SEND})  # a summary's Send from an earlier booking
+    assert out.replies[0].text.startswith(msg.BUTTON_OUTDATED) and out.effects == ()
+    chat.says("+7 912 345 67 89")
+    assert chat.state == d.State.BK_CONFIRM and chat.dialogue.data["start"] == booking.stamp_of(msk(17, 19))
+
+
+def test_a_second_send_of_a_booking_says_it_was_sent_already():
+    view = cafe_view()
+    chat = at_summary(Chat(view))
+    chat.presses(msg.BTN_SEND)
+    view.orders.append(booking_order())
+    chat.stored(d.Booked(d.OrderChange(True, booking_order())))
+    out = chat.says(msg.BTN_SEND, {"cmd": msg.CMD_SEND})
+    assert out.effects == () and chat.state == d.State.MENU
+    assert out.replies[0].text.startswith("Это уже отправлено ✅ №31 «Столик на 17.06 в 19:00»")
 
 
 def test_the_contact_saved_last_time_is_offered():
@@ -524,7 +590,10 @@ def test_every_step_reasks_politely_and_keeps_its_place(state, kind):
     out = chat.says(**event)
     assert (chat.state, dict(chat.dialogue.data)) == before
     assert len(out.replies) == 1 and out.effects == ()
-    assert out.replies[0].text == h.FLOW[state].hint
+    if "payload" in event and event["payload"]["cmd"] not in h.FLOW[state].buttons:  # another step's button
+        assert out.replies[0].text.startswith((msg.BUTTON_OUTDATED, msg.STEP_DONE_ANY))
+    else:
+        assert out.replies[0].text == h.FLOW[state].hint
     assert msg.BTN_CANCEL in labels(out.replies[0])
 
 

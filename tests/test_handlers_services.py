@@ -10,6 +10,7 @@ import pytest
 import chat
 import dialogue as d
 import handlers as h
+import orders
 import services
 import messages as msg
 from catalogue import Service
@@ -132,6 +133,61 @@ def test_long_task_is_capped():
     chat.presses("Дизайн логотипа")
     chat.says("я" * 10_000)
     assert len(chat.dialogue.data["task"]) == services.MAX_TASK
+
+
+LONG_TASK = " ".join(f"слово{i}" for i in range(1200))[:10_238]
+
+
+def test_a_long_task_is_kept_to_the_limit_at_a_word_and_the_cut_is_said_and_marked():
+    assert len(LONG_TASK) == 10_238
+    chat = Chat()
+    chat.says("Услуги")
+    chat.presses("Дизайн логотипа")
+    chat.says(LONG_TASK)
+    task = chat.dialogue.data["task"]
+    assert len(task) <= services.MAX_TASK and LONG_TASK.startswith(task) and LONG_TASK[len(task)] == " "
+    assert len(task) > services.MAX_TASK - 10 and chat.dialogue.data["task_cut"] is True
+    chat.presses(msg.BTN_ASAP)
+    chat.presses(msg.BTN_CONTACT_VK)
+    assert task + msg.TASK_CUT_MARK in chat.text
+    assert chat.text.endswith(msg.TASK_CUT_NOTE.format(limit=services.MAX_TASK)) and len(chat.text) <= 4096
+    (effect,) = chat.presses(msg.BTN_SEND).effects
+    assert effect.details["task"] == task and effect.details["task_cut"] is True
+    # The card, with a decision and the longest reason, still fits one VK message.
+    rejected = d.OrderInfo(id=2**63 - 1, user_id=2**31, kind="service", status=d.Status.REJECTED,
+                           details={**effect.details, "title": "Т" * 40, "price": 100_000_000,
+                                    "attachments": ["photo", "doc", "video", "audio", "audio_message", "link"]},
+                           created_at=NOW, decided_by=2**31, decided_at=NOW, reject_reason="п" * 1000)
+    card = orders.card_text(rejected, ctx_with())
+    assert msg.TASK_CUT_MARK.strip() in card and "п" * 1000 in card and len(card) <= 4096
+
+
+def test_a_task_that_fits_is_kept_whole_and_not_marked():
+    chat = Chat()
+    chat.says("Услуги")
+    chat.presses("Дизайн логотипа")
+    chat.says("а" * services.MAX_TASK)
+    assert len(chat.dialogue.data["task"]) == services.MAX_TASK and "task_cut" not in chat.dialogue.data
+
+
+@pytest.mark.parametrize("text, limit, kept, cut", [
+    ("один два три", 20, "один два три", False),
+    ("один два три", 12, "один два три", False),
+    ("один два три", 11, "один два", True),
+    ("один два\nтри", 10, "один два", True),
+    ("один длиннющееслово", 12, "один длиннющ", True),  # one word fills the room: cut inside it
+    ("а" * 30, 10, "а" * 10, True),
+])
+def test_cut_at_word(text, limit, kept, cut):
+    assert services.cut_at_word(text, limit) == (kept, cut)
+
+
+def test_a_decomposed_task_is_kept_in_one_unicode_form():
+    chat = Chat()
+    chat.says("Услуги")
+    chat.presses("Дизайн логотипа")
+    chat.says("Логотип для кафе «Йод»".replace("Й", "И\u0306"))
+    assert chat.dialogue.data["task"] == "Логотип для кафе «Йод»"
 
 
 # --- Deadlines and phones -------------------------------------------------------------------
@@ -306,6 +362,7 @@ def test_a_greeting_mid_order_continues_where_it_was():
 
 # --- Catch-alls: stickers, stray buttons, free text where buttons are expected ----------------
 STRAY = {"cmd": msg.CMD_SERVICE, "k": "consulting"}
+STALE_WORDS = (msg.BUTTON_OUTDATED, msg.STEP_DONE_ANY, *msg.STEP_DONE.values())
 
 
 @pytest.mark.parametrize("state, kind", [
@@ -327,7 +384,10 @@ def test_every_step_reasks_politely_and_keeps_its_place(state, kind):
     out = chat.says(**event)
     assert (chat.state, dict(chat.dialogue.data)) == before
     assert len(out.replies) == 1 and out.effects == ()
-    assert out.replies[0].text in (h.FLOW[state].hint, msg.SERVICE_UNAVAILABLE, msg.PHONE_INVALID)
+    if "payload" in event and event["payload"]["cmd"] not in h.FLOW[state].buttons:  # another step's button
+        assert out.replies[0].text.startswith(STALE_WORDS)
+    else:
+        assert out.replies[0].text in (h.FLOW[state].hint, msg.SERVICE_UNAVAILABLE, msg.PHONE_INVALID)
     assert msg.BTN_CANCEL in labels(out.replies[0])
 
 
@@ -484,6 +544,168 @@ def test_cancel_refusals(payload, expected):
     chat = Chat(services_view(orders=[order(1, status=d.Status.REJECTED), order(4, user_id=999)]))
     out = chat.says("x", payload)
     assert out.replies[0].text == expected and out.effects == ()
+
+
+class SQLiteLikeView(chat.FakeView):
+    """Refuses an id beyond 64 bits as SQLite does (OverflowError): nothing may pass one on."""
+
+    def order(self, order_id):
+        if not -2**63 <= order_id < 2**63:
+            raise OverflowError("Python int too large to convert to SQLite INTEGER")
+        return super().order(order_id)
+
+
+BEYOND = 2**63  # 9223372036854775808
+
+
+@pytest.mark.parametrize("payload", [
+    {"cmd": "ocancel", "o": BEYOND}, {"cmd": "ocancel", "o": BEYOND, "y": 1}, {"cmd": "cancel_order", "o": 10**30},
+    {"cmd": "ocancel", "o": 0}, {"cmd": "ocancel", "o": -1}, {"cmd": "ocancel", "o": True},
+])
+def test_an_order_id_out_of_range_is_an_unknown_order(payload):
+    chat = Chat(SQLiteLikeView(services=SERVICES, orders=[order(1)]))
+    out = chat.says("x", payload)
+    assert out.replies[0].text == msg.ORDER_NOT_FOUND and out.effects == ()
+
+
+@pytest.mark.parametrize("order_id", [BEYOND, 10**30, 0, -5])
+def test_a_decision_with_an_id_out_of_range_is_refused_like_an_unknown_order(order_id):
+    ctx = replace(ctx_with(order()), view=SQLiteLikeView(services=SERVICES, orders=[order()]))
+    out = h.dispatch(press({"cmd": "decide", "o": order_id, "d": "ok"}), d.Conversation(), ctx)
+    assert [r.text for r in out.replies] == [msg.SNACKBAR_OUTDATED] and [type(e) for e in out.effects] == [d.Warn]
+
+
+def many_orders(count=30, **kw):
+    return [order(i, created_at=NOW + timedelta(minutes=i), **kw) for i in range(1, count + 1)]
+
+
+def test_my_orders_are_paged_and_every_cancellable_one_has_a_button_on_some_page():
+    chat = Chat(services_view(orders=many_orders()))
+    out = chat.says("Мои заказы")
+    assert "(стр. 1)" in chat.text and "№30 ·" in chat.text and "№22 ·" not in chat.text
+    assert labels(out.replies[0]) == [f"Отменить №{i}" for i in range(30, 22, -1)] + [msg.BTN_NEXT]
+    seen, pages = [], 0
+    while True:
+        pages += 1
+        seen += [int(b.removeprefix("Отменить №")) for b in chat.buttons if b.startswith("Отменить №")]
+        if msg.BTN_NEXT not in chat.buttons:
+            break
+        chat.presses(msg.BTN_NEXT)
+    assert sorted(seen) == list(range(1, 31)) and pages == 4
+    assert chat.buttons == ["Отменить №6", "Отменить №5", "Отменить №4", "Отменить №3", "Отменить №2",
+                            "Отменить №1", msg.BTN_PREV] and msg.MY_ORDERS_MORE not in chat.text
+    chat.presses(msg.BTN_PREV)
+    assert "(стр. 3)" in chat.text and chat.state == d.State.MENU
+
+
+def test_my_orders_page_buttons_that_went_stale_show_the_first_page():
+    chat = Chat(services_view(orders=many_orders(3)))
+    chat.says("x", {"cmd": msg.CMD_ORDERS, "p": 7})
+    assert "№3 ·" in chat.text and labels(chat.out.replies[0]) == ["Отменить №3", "Отменить №2", "Отменить №1"]
+    chat.says("x", {"cmd": msg.CMD_ORDERS, "p": BEYOND})
+    assert "№3 ·" in chat.text
+
+
+def test_cancel_the_25th_of_30_orders_by_button():
+    chat = Chat(services_view(orders=many_orders()))
+    chat.says("Мои заказы")
+    chat.presses("Отменить №25")
+    assert chat.text == "Отменить заказ №25 «Дизайн логотипа»?"
+    assert chat.presses("Да, отменить №25").effects == (d.CancelOrder(25, CUSTOMER),)
+
+
+@pytest.mark.parametrize("typed", ["Отменить №24", "отменить 24", "отмена №24", "Отменить заказ № 24!",
+                                   "отмени 24", "отменить #24"])
+def test_cancel_an_order_by_typing(typed):
+    chat = Chat(services_view(orders=many_orders()))
+    out = chat.says(typed)
+    assert chat.text == "Отменить заказ №24 «Дизайн логотипа»?" and out.effects == ()
+    assert chat.presses("Да, отменить №24").effects == (d.CancelOrder(24, CUSTOMER),)
+
+
+@pytest.mark.parametrize("typed, expected", [
+    ("Отменить №4", msg.ORDER_NOT_FOUND),  # someone else's
+    ("отменить 1", "Заказ №1 уже нельзя отменить: он отклонён."),
+    ("отменить 99", msg.ORDER_NOT_FOUND),
+    ("отменить 9223372036854775808", msg.ORDER_NOT_FOUND),
+    ("отменить 0", msg.ORDER_NOT_FOUND),
+])
+def test_typed_cancel_refusals(typed, expected):
+    chat = Chat(SQLiteLikeView(services=SERVICES, orders=[order(1, status=d.Status.REJECTED), order(4, user_id=999)]))
+    out = chat.says(typed)
+    assert out.replies[0].text == expected and out.effects == ()
+
+
+def test_typed_cancel_mid_order_keeps_the_draft():
+    chat = at_summary(Chat(services_view(orders=[order(3)])))
+    chat.says("отменить 3")
+    assert chat.text == "Отменить заказ №3 «Дизайн логотипа»?" and chat.state == d.State.SVC_CONFIRM
+
+
+def test_managers_page_through_every_pending_order():
+    view = services_view(orders=many_orders(100, user_id=300))
+    chat = Chat(view, user_id=MANAGER)
+    chat.says("Заявки")
+    assert chat.text.startswith("Ждут решения (100), стр. 1 из 5:") and "…и ещё" not in chat.text
+    assert "№1 ·" in chat.text and "№20 ·" in chat.text and "№21 ·" not in chat.text
+    assert chat.buttons == [msg.BTN_NEXT]
+    seen = []
+    for page in range(5):
+        seen += [int(line.split(" ·")[0].removeprefix("№")) for line in chat.text.splitlines()[2:]]
+        if page < 4:
+            chat.presses(msg.BTN_NEXT)
+    assert seen == list(range(1, 101)) and chat.buttons == [msg.BTN_PREV]
+    assert chat.text.startswith("Ждут решения (100), стр. 5 из 5:")
+
+
+def test_a_short_pending_list_has_no_pages():
+    chat = Chat(services_view(orders=many_orders(3)), user_id=MANAGER)
+    chat.says("Заявки")
+    assert chat.text.startswith("Ждут решения (3):") and msg.BTN_PENDING in chat.buttons
+
+
+# --- Repeated and stale presses -----------------------------------------------------------------
+def test_a_second_send_says_the_order_was_sent_already():
+    view = services_view()
+    chat = at_summary(Chat(view))
+    chat.presses(msg.BTN_SEND)
+    view.orders.append(order(17))  # what storing the effect made
+    chat.stored(d.OrderChange(True, order(17)))
+    out = chat.says(msg.BTN_SEND, {"cmd": msg.CMD_SEND})
+    assert out.effects == () and chat.state == d.State.MENU
+    assert out.replies[0].text.startswith("Это уже отправлено ✅ №17 «Дизайн логотипа» — ждёт ответа менеджера.")
+    assert labels(out.replies[0])[0] == msg.BTN_SERVICES
+
+
+def test_send_on_a_stale_summary_with_no_order_sent_says_the_button_is_outdated():
+    chat = at_summary()
+    chat.says("Отмена")
+    out = chat.says(msg.BTN_SEND, {"cmd": msg.CMD_SEND})
+    assert out.replies[0].text.startswith(msg.BUTTON_OUTDATED) and out.effects == ()
+
+
+def test_a_button_of_an_earlier_step_says_that_step_is_done_and_asks_again():
+    chat = Chat()
+    chat.says("Услуги")
+    chat.presses("Консультация")
+    chat.says("вопрос")
+    out = chat.says("x", {"cmd": msg.CMD_SERVICE, "k": "logo"})  # the service list, pressed again
+    assert out.replies[0].text == f"{msg.STEP_DONE[msg.CMD_SERVICE]}\n\n{msg.ASK_DEADLINE}"
+    assert chat.state == d.State.SVC_DEADLINE and chat.dialogue.data["service"] == "consulting"
+    assert msg.BTN_ASAP in labels(out.replies[0])
+    chat.says("x", {"cmd": msg.CMD_DEADLINE, "v": "week"})
+    chat.presses(msg.BTN_CONTACT_PHONE)
+    out = chat.says("x", {"cmd": msg.CMD_DEADLINE, "v": "asap"})  # on the phone step
+    assert out.replies[0].text.startswith(msg.STEP_DONE[msg.CMD_DEADLINE]) and msg.ASK_PHONE in out.replies[0].text
+    assert chat.dialogue.data["deadline"] == "week"
+
+
+def test_typed_words_are_never_stale_presses():
+    chat = Chat()
+    chat.says("Услуги")
+    chat.presses("Консультация")
+    chat.says("Отправить")  # a task that happens to be a button's word
+    assert chat.state == d.State.SVC_DEADLINE and chat.dialogue.data["task"] == "Отправить"
 
 
 def test_cancel_follow_up_tells_customer_and_managers():

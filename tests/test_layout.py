@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PURE = {"messages", "slots", "keyboard", "catalogue"}
+PURE = {"messages", "slots", "keyboard", "catalogue", "dates"}
 SHARED = PURE | {"dialogue"}
 STORAGE = {"config", "db_models", "db", "db_functions"}
 ADAPTERS = STORAGE | {"vk_functions", "outbox", "loop"}
@@ -21,6 +21,7 @@ ADAPTERS = STORAGE | {"vk_functions", "outbox", "loop"}
 ALLOWED: dict[str, set[str]] = {
     "messages": set(),
     "slots": set(),
+    "dates": {"messages"},
     "keyboard": {"messages"},
     "catalogue": {"slots"},
     "dialogue": PURE,

@@ -24,7 +24,6 @@ from slots import (  # noqa: E402
     nearest_free,
     open_days,
     opening_window,
-    parse_day,
     parse_hours,
     parse_time,
     pick_table,
@@ -422,42 +421,7 @@ def test_dataclass_validation():
     assert slots.DEFAULT_TZ == MSK
 
 
-# ---------------------------------------------------------------- parse_day, parse_time
-
-
-TODAY = date(2026, 6, 15)
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("сегодня", TODAY),
-        (" Завтра ", date(2026, 6, 16)),
-        ("послезавтра", date(2026, 6, 17)),
-        ("25.12", date(2026, 12, 25)),
-        ("25.12.", date(2026, 12, 25)),
-        ("25/12", date(2026, 12, 25)),
-        ("5.7", date(2026, 7, 5)),
-        ("15.06", TODAY),  # today is not in the past
-        ("14.06", date(2027, 6, 14)),  # yesterday: next year
-        ("29.02", date(2028, 2, 29)),  # next existing 29 February
-        ("25.12.2026", date(2026, 12, 25)),
-        ("25.12.26", date(2026, 12, 25)),
-        ("2026-12-25", date(2026, 12, 25)),
-        ("01.01.2025", date(2025, 1, 1)),  # an explicit year is kept; the window is checked elsewhere
-    ],
-)
-def test_parse_day_valid(text, expected):
-    assert parse_day(text, TODAY) == expected
-
-
-@pytest.mark.parametrize(
-    "text",
-    ["", "   ", "вчера", "hello", "31.02", "31.02.2026", "29.02.2026", "2026-02-30", "32.01", "00.05",
-     "12.13", "25.12.202", "25.12/2026", "2026-12", "25 12", "25..12", "١٢.١٢", None],
-)
-def test_parse_day_invalid(text):
-    assert parse_day(text, TODAY) is None
+# ---------------------------------------------------------------- parse_time (dates: tests/test_dates.py)
 
 
 @pytest.mark.parametrize(
