@@ -106,12 +106,7 @@ SERVICES_PER_PAGE = 4  # 4 services + paging + Back/Cancel = 6 rows, 8 buttons: 
 def service_list(items: Sequence[tuple[str, str]], page: int, pages: int) -> str:
     """One page of services as (key, title) pairs, with Previous/Next when there are more."""
     rows = [[Button(title, with_arg(msg.CMD_SERVICE, msg.ARG_KEY, key), color="primary")] for key, title in items]
-    paging = []
-    if page > 0:
-        paging.append(Button(msg.BTN_PREV, with_arg(msg.CMD_PAGE, msg.ARG_PAGE, page - 1)))
-    if page + 1 < pages:
-        paging.append(Button(msg.BTN_NEXT, with_arg(msg.CMD_PAGE, msg.ARG_PAGE, page + 1)))
-    return _step(*rows, paging)
+    return _step(*rows, paging(page, pages))
 
 
 def task_step(keep: bool) -> str:
