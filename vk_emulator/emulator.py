@@ -54,7 +54,8 @@ class VKEmulator(ServerMixin, MethodsMixin, LongPollMixin, UsersMixin, FaultsMix
         self._sent: list[SentMessage] = []
         self._next_id = 0
         self._cmids: dict[int, int] = {}
-        self._dedupe: dict[tuple[int, int], tuple[float, SentMessage]] = {}
+        self._dedupe: dict[int, list[SentMessage]] = {}  # random_id -> what it sent, for good
+        self._peer_errors_as_text = False
         self._pending_events: dict[str, _PendingEvent] = {}
         self._answers: list[EventAnswer] = []
         self._calls: list[Call] = []

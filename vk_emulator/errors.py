@@ -17,9 +17,20 @@ ERROR_MESSAGES = MappingProxyType({
     15: "Access denied",
     100: "One of the parameters specified was missing or invalid",
     113: "Invalid user id",
+    900: "Can't send messages for users from blacklist",
     901: "Can't send messages for users without permission",
+    902: "Can't send messages to this user due to their privacy settings",
+    909: "Can't edit this message, because it's too old",
     911: "Keyboard format is invalid",
     914: "Message is too long",
+    917: "You don't have access to this chat",
+    920: "Can't edit this kind of message",
+    935: "User not found in chat",
+    936: "Contact not found",
+    945: "Chat was disabled",
+    946: "Chat not supported",
+    949: "Can't edit pinned message yet",
+    950: "Can't send message, reply timed out",
 })
 
 

@@ -15,12 +15,17 @@ class FaultsMixin:
 
     def fail_next(self, method: str = "*", kind: str = "error", code: int = 10, times: int = 1,
                   delay: float | None = None, executed: bool = False) -> None:
-        """The next `times` calls of `method` ("*": any) fail as `kind`.
+        """The next `times` calls of `method` ("*": any) fail as `kind`; `code` is the VK error
+        for kind "error" (any code: 5, 6, 9, 10, 909, ...), also inside execute.
 
         `executed=True` runs the method before failing (VK did the work, the answer was lost).
         """
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; use one of {sorted(FAULT_KINDS)}")
+        if times < 0:
+            raise ValueError("times must be 0 or more")
+        if times == 0:
+            return  # nothing to inject (a queued fault with times=0 used to fail one call anyway)
         with self._cond:
             self._faults.append(_Fault(method, kind, code, times, delay, executed))
 

@@ -12,7 +12,7 @@ from typing import Any
 from .errors import ApiError, _param_error
 from .execute import _to_param, parse_execute
 from .keyboards import parse_keyboard
-from .limits import (CHAT_PEER_START, DEDUPE_WINDOW, EVENT_ACTIONS, EVENT_ANSWER_WINDOW, HOST,
+from .limits import (CHAT_PEER_START, EDIT_WINDOW, EVENT_ACTIONS, EVENT_ANSWER_WINDOW, HOST,
                      MAX_EVENT_DATA, MAX_EXECUTE_CALLS, MAX_MESSAGE_LENGTH, MAX_PEER_IDS,
                      MAX_SNACKBAR_TEXT)
 from .records import Call, EventAnswer, SentMessage, _generated_user
@@ -62,6 +62,11 @@ def _event_data(raw: str) -> dict[str, Any] | None:
     if data["type"] == "open_link" and not isinstance(data.get("link"), str):
         raise _param_error("event_data", "is invalid: open_link needs a link")
     return data
+
+
+def _sent_item(message: SentMessage) -> dict[str, Any]:
+    return {"peer_id": message.peer_id, "message_id": message.message_id,
+            "conversation_message_id": message.conversation_message_id}
 
 
 class MethodsMixin:
@@ -120,12 +125,14 @@ class MethodsMixin:
                 errors.append({"method": method, "error_code": error.code, "error_msg": error.msg})
         envelope: dict[str, Any] = {"response": results if as_list else results[0]}
         if errors:
-            envelope["execute_errors"] = errors
+            # Real VK ends the list with an entry for execute itself, repeating the last error.
+            envelope["execute_errors"] = [*errors, {**errors[-1], "method": "execute"}]
         return envelope
 
     def _execute_one(self, method: str, params: dict[str, str]) -> Any:
         fault = self._take_fault(method, exact=True)
         if fault is not None:
+            self.injected[f"error {fault.code}"] += 1
             raise ApiError(fault.code)
         if method not in self._handlers:
             raise ApiError(3)
@@ -170,6 +177,10 @@ class MethodsMixin:
         random_id = _int(params, "random_id", required=True)
         peers, as_list = _send_targets(params)
         text, attachment, keyboard = _message_content(params)
+        if random_id and random_id in self._dedupe:
+            # VK checks a random_id across the community's whole history (to any peer): a
+            # repeat sends nothing and answers with what the first send made.
+            return self._repeat_answer(self._dedupe[random_id], as_list)
         if not as_list:
             return self._deliver(peers[0], text, keyboard, attachment, random_id).message_id
         return [self._deliver_item(peer, text, keyboard, attachment, random_id) for peer in peers]
@@ -179,24 +190,40 @@ class MethodsMixin:
         try:
             message = self._deliver(peer, text, keyboard, attachment, random_id)
         except ApiError as error:
+            if self._peer_errors_as_text:  # the form dev.vk.com's page describes
+                return {"peer_id": peer, "error": error.msg}
             return {"peer_id": peer, "error": {"code": error.code, "description": error.msg}}
-        return {"peer_id": peer, "message_id": message.message_id,
-                "conversation_message_id": message.conversation_message_id}
+        return _sent_item(message)
+
+    @staticmethod
+    def _repeat_answer(originals: list[SentMessage], as_list: bool) -> Any:
+        return [_sent_item(message) for message in originals] if as_list else originals[0].message_id
+
+    def peer_errors_as_text(self, on: bool = True) -> None:
+        """A peer_ids answer's failed entries carry "error" as a plain string (as dev.vk.com
+        describes it) instead of the schema's {"code", "description"} object."""
+        with self._cond:
+            self._peer_errors_as_text = on
+
+    def age_messages(self, peer_id: int, hours: float) -> None:
+        """Make every message the bot sent to `peer_id` `hours` older (past VK's 24-hour edit
+        window, messages.edit answers error 909)."""
+        with self._cond:
+            for message in self._sent:
+                if message.peer_id == peer_id:
+                    message.date -= int(hours * 3600)
 
     def _deliver(self, peer: int, text: str, keyboard: dict[str, Any] | None,
                  attachment: str | None, random_id: int) -> SentMessage:
-        """Store one outgoing message, or return the original for a repeated random_id."""
+        """Store one outgoing message."""
         now = time.time()
-        original = self._dedupe.get((peer, random_id))
-        if random_id and original and now - original[0] < DEDUPE_WINDOW:
-            return original[1]
         if 0 < peer < CHAT_PEER_START and not self._allows(peer):
             raise ApiError(901)
         message = SentMessage(self._new_message_id(), self._next_cmid(peer), peer, text,
                               copy.deepcopy(keyboard), random_id, attachment, int(now))
         self._sent.append(message)
         if random_id:
-            self._dedupe[(peer, random_id)] = (now, message)
+            self._dedupe.setdefault(random_id, []).append(message)
         self._push_optional("message_reply", message)
         self._changed()
         return message
@@ -205,6 +232,8 @@ class MethodsMixin:
         peer = _int(params, "peer_id", required=True)
         message = self._find_sent(peer, _int(params, "cmid"), _int(params, "message_id"))
         text, attachment, keyboard = _message_content(params)
+        if time.time() - message.date > EDIT_WINDOW:
+            raise ApiError(909)
         message.edits.append((message.text, message.keyboard))
         message.text, message.keyboard, message.attachment = text, keyboard, attachment
         self._push_optional("message_edit", message)
