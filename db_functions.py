@@ -4,7 +4,6 @@ the caller (the event loop in loop.py, the sender in outbox.py) owns the transac
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
@@ -17,7 +16,7 @@ from sqlalchemy.orm import Session, aliased
 
 import catalogue
 import slots
-from db_models import (Booking, CatalogueState, Contact, DialogueRow, DiningTable, Order, Outbox, PollState,
+from db_models import (BotMeta, Booking, CatalogueState, Contact, DialogueRow, DiningTable, Order, Outbox, PollState,
                        ProcessedEvent, RestaurantRow, ServiceRow, TableTypeRow, utcnow)
 from dialogue import (CANCELLABLE, BookingInfo, Booked, BookTable, CancelOrder, Conversation, CreateOrder, Decide,
                       Effect, Incoming, OrderChange, OrderInfo, OrderKind, OutboxStatus, Reply, ReplyKind, SavedContact,
@@ -25,8 +24,7 @@ from dialogue import (CANCELLABLE, BookingInfo, Booked, BookTable, CancelOrder, 
 
 log = logging.getLogger("bot")
 
-# VK de-duplicates a random_id for about an hour; within the signed 32-bit range it accepts.
-RANDOM_ID_MAX = 2**31 - 1
+RANDOM_BASE_KEY = "random_base"  # bot_meta's key: replies' random_ids derive from it (outbox.py)
 
 
 # --- Events ----------------------------------------------------------------------
@@ -92,11 +90,11 @@ def save_dialogue(session: Session, user_id: int, state: State, data: Mapping) -
 
 # --- Outbox ---------------------------------------------------------------------------
 def enqueue(session: Session, replies: Iterable[Reply]) -> list[Outbox]:
-    """Store replies to deliver after the commit, each with its own fixed random_id."""
+    """Store replies to deliver after the commit; the sender derives each random_id (outbox.random_id_of)."""
     rows = [
         Outbox(
             kind=r.kind, peer_id=r.peer_id, text=r.text, keyboard=r.keyboard, cmid=r.cmid,
-            callback_id=r.callback_id, card_order_id=r.card_order_id, random_id=secrets.randbelow(RANDOM_ID_MAX) + 1,
+            callback_id=r.callback_id, card_order_id=r.card_order_id, random_id=None, fallback_text=r.fallback,
         )
         for r in replies
     ]
@@ -105,9 +103,14 @@ def enqueue(session: Session, replies: Iterable[Reply]) -> list[Outbox]:
     return rows
 
 
+def random_base(session: Session) -> int:
+    """This database's random base for the replies' random_ids (migration 0002 draws it)."""
+    return int(session.get(BotMeta, RANDOM_BASE_KEY).value)
+
+
 def due_outbox(session: Session, now: datetime, limit: int = 100) -> Sequence[Outbox]:
-    """Pending replies whose time has come, oldest first, leaving out every peer that has a
-    reply waiting for a retry: their later replies wait too, so nobody reads them out of order."""
+    """Pending replies whose time has come, oldest first, leaving out every peer that has a reply
+    waiting for a retry (until it is given up): their later replies wait too, keeping the order."""
     waiting = aliased(Outbox)
     retrying = select(waiting.id).where(waiting.peer_id == Outbox.peer_id, waiting.status == OutboxStatus.PENDING,
                                         waiting.next_try_at > now)
@@ -138,10 +141,12 @@ def mark_all_sent(session: Session, outbox_ids: Sequence[int]) -> None:
 
 
 def prune_outbox(session: Session, older_than: datetime) -> int:
-    """Forget delivered and given-up replies; manager cards stay, a decision edits them later."""
+    """Forget delivered and given-up replies; manager cards stay, a decision edits them later. So
+    does the newest row: SQLite would hand its id (so its random_id, kept by VK) to the next one."""
+    newest = select(func.max(Outbox.id)).scalar_subquery()
     result = session.execute(delete(Outbox).where(
         Outbox.status.in_((OutboxStatus.SENT, OutboxStatus.FAILED)), Outbox.created_at < older_than,
-        Outbox.card_order_id.is_(None)))
+        Outbox.card_order_id.is_(None), Outbox.id < newest))
     return result.rowcount or 0
 
 

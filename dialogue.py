@@ -112,14 +112,16 @@ class Reply:
     cmid: int | None = None
     callback_id: str | None = None
     card_order_id: int | None = None  # set on a manager's order card
+    fallback: str | None = None  # an edit's stand-in: sent as a new message if VK refuses the edit
 
     @classmethod
     def send(cls, peer_id: int, text: str, keyboard: str | None = None, card_order_id: int | None = None) -> Reply:
         return cls(ReplyKind.SEND, peer_id, text, keyboard, card_order_id=card_order_id)
 
     @classmethod
-    def edit(cls, peer_id: int, cmid: int, text: str, keyboard: str | None = None) -> Reply:
-        return cls(ReplyKind.EDIT, peer_id, text, keyboard, cmid=cmid)
+    def edit(cls, peer_id: int, cmid: int, text: str, keyboard: str | None = None,
+             fallback: str | None = None) -> Reply:
+        return cls(ReplyKind.EDIT, peer_id, text, keyboard, cmid=cmid, fallback=fallback)
 
     @classmethod
     def snackbar(cls, event: Incoming, text: str) -> Reply:

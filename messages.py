@@ -452,3 +452,9 @@ CUSTOMER_BOOKING_REJECTED = (
 )
 TODAY_BOOKINGS = "Брони на сегодня ({count}):\n\n{lines}"
 TODAY_BOOKING_LINE = "{start}–{end} · {table} · гостей: {party} · {name} {phone} · №{id} {status}"
+
+# --- Delivery: a card VK no longer lets the bot edit -------------------------------
+CARD_FALLBACK = (
+    "Заказ №{id} «{title}»: {status}\n{lines}\n"
+    "Карточку выше VK обновить уже не даёт, поэтому пишу отдельно 🙂"
+)

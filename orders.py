@@ -101,9 +101,17 @@ def new_cards(order: OrderInfo, ctx: Context) -> tuple[Reply, ...]:
 
 
 def card_edits(change: OrderChange, ctx: Context) -> tuple[Reply, ...]:
-    """Every manager's delivered card, edited in place to show the order as it is now."""
-    text = card_text(change.order, ctx)
-    return tuple(Reply.edit(manager, cmid, text) for manager, cmid in sorted(change.cards.items()))
+    """Every manager's delivered card, edited in place to show the order as it is now; if VK
+    refuses an edit (the card is too old, deleted), the short fallback goes as a new message."""
+    order = change.order
+    text, fallback = card_text(order, ctx), card_fallback(order, ctx)
+    return tuple(Reply.edit(manager, cmid, text, fallback=fallback) for manager, cmid in sorted(change.cards.items()))
+
+
+def card_fallback(order: OrderInfo, ctx: Context) -> str:
+    lines = "\n".join(decision_lines(order, ctx))
+    return msg.CARD_FALLBACK.format(id=order.id, title=order_title(order), status=status_text(order.status),
+                                    lines=lines).replace("\n\n", "\n")
 
 
 # --- The customer's orders: "My orders" and cancelling one -----------------------------

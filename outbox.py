@@ -2,46 +2,90 @@
 commit, and records what became of them. The only place that runs delivery transactions;
 the requests themselves go through vk_functions.
 
-Each reply keeps the random_id it was stored with, so a resend after a crash or a retry is
-dropped by VK as a duplicate. A reply waiting for a retry holds back that peer's later
-replies (never the other peers'), so nobody reads them out of order.
+- random_id: derived from the outbox row's id and this database's random base (random_id_of),
+  so no two replies share one and every resend of a reply carries the same one (VK drops it).
+  Rows written before migration 0002 keep the random_id they were stored with.
+- VK's errors by meaning (vk_functions.error_status): retry soon (network, HTTP 5xx/429, 6,
+  10), retry later (9, flood control), never (every other code). Retries are bounded by
+  MAX_ATTEMPTS and MAX_AGE; a reply given up is logged in one WARNING line and holds back nothing.
+- Order: a reply waiting for a retry holds back that peer's later replies (never the other
+  peers'), so nobody reads them out of order, until it is given up.
+- A card edit VK refuses for good is replaced by its fallback text, sent as a new message to
+  the same manager, enqueued in the transaction that records the failure.
+- Error 5 (the token is not valid any more): nothing is marked and no attempt counted, the
+  replies stay pending for a restart with a valid token; the sender calls `on_auth_failure`
+  once and stops.
+- A delivery pass never ends the thread: an exception is logged with the reply ids, the pass
+  goes on, and what was already sent stays recorded.
 """
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+import traceback
+from collections.abc import Callable, Sequence
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 import db_functions as dbf
 from db_models import utcnow
-from vk_functions import EXECUTE_MAX_CALLS, Backoff, Delivery, DeliveryStatus, VkClient, deliver, deliver_batch, \
-    take_batch
+from dialogue import Reply, ReplyKind
+from vk_functions import EXECUTE_MAX_CALLS, RETRIES, Backoff, Delivery, DeliveryStatus, VkClient, deliver, \
+    deliver_batch, take_batch
 
 log = logging.getLogger("vk")
 
 FORBIDDEN_CODE = 901  # the user does not allow messages from the community
+# A reply is given up after this many tries, or once this old: with the default backoff
+# (capped at 5 minutes) 20 tries span about 1.5 hours; flood control (9) waits up to an hour
+# a try, so it meets the age bound first. A day-old reply is stale news, and a card older
+# than a day cannot be edited any more (VK's edit window for communities).
+MAX_ATTEMPTS = 20
+MAX_AGE = timedelta(hours=24)
+RANDOM_ID_SPAN = 2**31 - 1  # VK's random_id is a signed 32-bit number; 0 switches its check off
+
+
+def random_id_of(base: int, row_id: int) -> int:
+    """A reply's random_id: in 1..2**31-1, distinct for any 2**31-1 consecutive row ids, and
+    the same on every retry of the row."""
+    return (base + row_id - 1) % RANDOM_ID_SPAN + 1
+
+
+def where(exc: BaseException) -> str:
+    """Where an exception was raised, for the log (never str(exc): it may carry texts or the token)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    place = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    return f"{type(exc).__name__}{place}"
 
 
 class OutboxSender(threading.Thread):
-    """Delivers committed replies, oldest first, and retries each until VK accepts it.
+    """Delivers committed replies, oldest first, until VK accepts or refuses each.
 
     Runs beside the event loop; `wake()` after a commit. `idle` is set when a pass found
-    nothing due and no wake is pending (tests and the sandbox wait on it).
+    nothing due and no wake is pending (tests and the sandbox wait on it). `on_auth_failure`
+    is called once, from this thread, when VK refuses the token; the thread then ends (the
+    callback must not join it).
     """
 
     def __init__(self, client: VkClient, sessions: sessionmaker[Session], retry: Backoff | None = None,
-                 idle_wait: float = 5.0, batching: bool = True):
+                 idle_wait: float = 5.0, batching: bool = True, retry_later: Backoff | None = None,
+                 on_auth_failure: Callable[[], None] | None = None, max_attempts: int = MAX_ATTEMPTS,
+                 max_age: timedelta = MAX_AGE):
         super().__init__(name="outbox-sender", daemon=True)
         self.batching = batching
         self._forbidden_logged: set[int] = set()
         self.client = client
         self.sessions = sessions
         self.retry = retry or Backoff(first=1.0, cap=300.0)
+        self.retry_later = retry_later or Backoff(first=60.0, cap=3600.0)
+        self.max_attempts, self.max_age = max_attempts, max_age
+        self.on_auth_failure = on_auth_failure
+        self.auth_failed = threading.Event()
         self.idle_wait = idle_wait
+        self._base: int | None = None  # read from the database once, at the first pass
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._lock = threading.Lock()
@@ -59,16 +103,19 @@ class OutboxSender(threading.Thread):
 
     def run(self) -> None:
         failures = 0
-        while True:
+        while not self.auth_failed.is_set():
             stopping = self._stopping.is_set()
             self._wake.clear()
-            try:  # both reads guarded: a database error must not end the sender thread
+            try:  # both reads guarded: nothing a pass meets may end the sender thread
                 handled = self.deliver_due()
                 wait = None if handled or stopping else self._next_wait()
                 failures = 0
-            except SQLAlchemyError as exc:
+            except Exception as exc:  # noqa: BLE001 - logged, and the next pass goes on
                 failures += 1
-                log.error("outbox: database unavailable (%s), retrying", type(exc).__name__)
+                if isinstance(exc, SQLAlchemyError):
+                    log.error("outbox: database unavailable (%s), retrying", type(exc).__name__)
+                else:
+                    log.error("outbox: a delivery pass failed (%s), going on", where(exc))
                 if self._stopping.wait(self.retry.delay(min(failures, 5))):
                     return
                 continue
@@ -87,15 +134,21 @@ class OutboxSender(threading.Thread):
             return self.idle_wait
         return max(0.0, min(self.idle_wait, (due - utcnow()).total_seconds()))
 
+    def random_id(self, row) -> int:
+        return row.random_id if row.random_id is not None else random_id_of(self._base, row.id)
+
     def deliver_due(self) -> int:
         """One pass over what is due, in batches; returns how many replies were handled."""
+        if self.auth_failed.is_set():
+            return 0
         with self.sessions.begin() as session:
+            if self._base is None:
+                self._base = dbf.random_base(session)
             rows = list(dbf.due_outbox(session, utcnow(), limit=200))
-        handled, unrecorded = 0, ([], [])
-        while rows:
+        handled, unrecorded, auth_lost = 0, ([], []), False
+        while rows and not auth_lost:
             batch = take_batch(rows) if self.batching else rows[:1]
-            outcomes = deliver_batch(self.client, batch) if len(batch) > 1 else [
-                deliver(self.client, batch[0], batch[0].random_id)]
+            outcomes = self._send(batch)
             unrecorded[0].extend(batch)
             unrecorded[1].extend(outcomes)
             if len(unrecorded[0]) >= EXECUTE_MAX_CALLS:
@@ -104,11 +157,36 @@ class OutboxSender(threading.Thread):
                 self._record(*unrecorded)
                 unrecorded = ([], [])
             handled += len(batch)
+            auth_lost = any(o.status == DeliveryStatus.AUTH for o in outcomes)
             done = {id(row) for row in batch}
-            retried = {row.peer_id for row, o in zip(batch, outcomes) if o.status == DeliveryStatus.RETRY}
-            rows = [r for r in rows if id(r) not in done and r.peer_id not in retried]
+            held = {row.peer_id for row, o in zip(batch, outcomes) if o.status in RETRIES}
+            rows = [r for r in rows if id(r) not in done and r.peer_id not in held]
         self._record(*unrecorded)
+        if auth_lost:
+            self._auth_lost()
         return handled
+
+    def _send(self, batch: list) -> list[Delivery]:
+        """The batch's outcomes; an exception (an answer nobody foresaw) makes them retries."""
+        random_ids = [self.random_id(row) for row in batch]
+        try:
+            if len(batch) > 1:
+                return deliver_batch(self.client, batch, random_ids)
+            return [deliver(self.client, batch[0], random_ids[0])]
+        except Exception as exc:  # noqa: BLE001 - the pass goes on with the next batch
+            log.error("outbox: delivering replies %s failed (%s), they will be retried",
+                      ",".join(str(row.id) for row in batch), where(exc))
+            return [Delivery(DeliveryStatus.RETRY, error=f"unexpected {type(exc).__name__}")] * len(batch)
+
+    def _auth_lost(self) -> None:
+        self.auth_failed.set()
+        log.warning("outbox: VK refuses the token (error 5): sending stopped, the replies stay in the outbox")
+        self.stop()
+        if self.on_auth_failure is not None:
+            try:
+                self.on_auth_failure()
+            except Exception as exc:  # noqa: BLE001 - the sender ends either way
+                log.error("outbox: on_auth_failure failed (%s)", where(exc))
 
     def _record(self, rows: Sequence, outcomes: Sequence[Delivery]) -> None:
         """What became of each outbox row (as dbf.due_outbox read them), in one transaction."""
@@ -126,15 +204,28 @@ class OutboxSender(threading.Thread):
         if outcome.status == DeliveryStatus.SENT:  # a manager card: its cmid is kept for later edits
             dbf.mark_sent(session, row.id, outcome.cmid)
             self.delivered += 1
-        elif outcome.status == DeliveryStatus.FAILED:
-            self._log_given_up(row, outcome)
-            dbf.mark_failed(session, row.id, outcome.error)
-        else:
-            delay = timedelta(seconds=self.retry.delay(row.attempts))
-            log.warning("reply %d to peer %d will be retried: %s", row.id, row.peer_id, outcome.error)
+        elif outcome.status == DeliveryStatus.AUTH:
+            return  # not an attempt: it waits, untouched, for a valid token
+        elif outcome.status in RETRIES and not self._exhausted(row):
+            backoff = self.retry_later if outcome.status == DeliveryStatus.RETRY_LATER else self.retry
+            delay = timedelta(seconds=backoff.delay(row.attempts))
+            log.info("reply %d to peer %d will be retried: %s", row.id, row.peer_id, outcome.error)
             dbf.mark_retry(session, row.id, row.attempts + 1, delay, outcome.error)
+        else:
+            self._give_up(session, row, outcome)
 
-    def _log_given_up(self, row, outcome: Delivery) -> None:
+    def _exhausted(self, row) -> bool:
+        return row.attempts + 1 >= self.max_attempts or utcnow() - row.created_at >= self.max_age
+
+    def _give_up(self, session: Session, row, outcome: Delivery) -> None:
+        """Failed for good; a card edit's fallback text goes as a new message instead."""
+        dbf.mark_failed(session, row.id, outcome.error)
+        fallback = row.fallback_text if row.kind == ReplyKind.EDIT else None
+        if fallback:
+            dbf.enqueue(session, [Reply.send(row.peer_id, fallback)])
+        self._log_given_up(row, outcome, replaced=bool(fallback))
+
+    def _log_given_up(self, row, outcome: Delivery, replaced: bool) -> None:
         # A user who forbade messages would otherwise fill the log with one line per reply.
         if outcome.code == FORBIDDEN_CODE:
             if row.peer_id in self._forbidden_logged:
@@ -144,4 +235,6 @@ class OutboxSender(threading.Thread):
             self._forbidden_logged.add(row.peer_id)
             log.warning("user %d does not allow messages from the community (901): replies dropped", row.peer_id)
             return
-        log.warning("reply %d to peer %d given up: %s", row.id, row.peer_id, outcome.error)
+        instead = ", its short text sent as a new message instead" if replaced else ""
+        log.warning("reply %d to peer %d given up after %d attempt(s): %s%s", row.id, row.peer_id,
+                    row.attempts + 1, outcome.error, instead)

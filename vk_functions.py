@@ -14,6 +14,7 @@ import random
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -30,9 +31,11 @@ log = logging.getLogger("vk")
 
 VK_METHOD_URL = "https://api.vk.ru/method/"
 CHAT_PEER_START = 2_000_000_000
-RETRIABLE_CODES = {6, 10}  # too many requests per second; VK's internal error
-FLOOD_CODE = 9
-PERMANENT_SEND_CODES = {7, 15, 100, 900, 901, 902, 911, 914, 917, 945, 946}
+# VK's errors sorted by what they mean for a request (the codes: ../shared/vk-api-schema/errors.json).
+RETRIABLE_CODES = {6, 10}  # too many requests per second; VK's internal error: retry soon
+FLOOD_CODE = 9  # flood control (too many same messages): retry later, after a longer pause
+AUTH_CODE = 5  # the token is not valid any more: nothing goes out until a new one is set
+# Every other code, known or not, means the same request will never pass: give up at once.
 MIN_LONGPOLL_VERSION = (5, 103)
 REQUIRED_EVENTS = ("message_new", "message_event")
 
@@ -117,7 +120,7 @@ def describe(exc: Exception) -> str:
         return f"VK error {exc.code}: {exc.error.get('error_msg', '')}"
     if isinstance(exc, ApiHttpError):
         return f"HTTP {exc.response.status_code}"
-    return type(exc).__name__
+    return str(exc) if isinstance(exc, VkUnavailable) else type(exc).__name__
 
 
 @dataclass
@@ -239,18 +242,40 @@ def _parse_callback(event_id: str, obj: Mapping) -> Incoming:
 # --- Delivering replies ------------------------------------------------------------
 class DeliveryStatus(StrEnum):
     SENT = "sent"
-    RETRY = "retry"  # later: VK was unavailable, too busy, or flood control
-    FAILED = "failed"  # given up: VK refused it for good (the user forbade messages...)
+    RETRY = "retry"  # soon: VK was unavailable or too busy (network, HTTP 5xx/429, error 6 or 10)
+    RETRY_LATER = "retry_later"  # after a longer pause: flood control (9)
+    FAILED = "failed"  # never: VK refused it for good (901, 909 ... any other error, known or not)
+    AUTH = "auth"  # the token is not valid any more (5): the reply waits for a new token
+
+
+RETRIES = frozenset({DeliveryStatus.RETRY, DeliveryStatus.RETRY_LATER})
 
 
 @dataclass(frozen=True)
 class Delivery:
-    """What became of one reply: sent (with the card's cmid), retry later, or given up."""
+    """What became of one reply: sent (with the card's cmid), retry, given up, or no token."""
 
     status: DeliveryStatus
     cmid: int | None = None
     error: str = ""
     code: int | None = None
+
+
+ERROR_MEANINGS = {**dict.fromkeys(RETRIABLE_CODES, DeliveryStatus.RETRY), FLOOD_CODE: DeliveryStatus.RETRY_LATER,
+                  AUTH_CODE: DeliveryStatus.AUTH}
+
+
+def error_status(code: int | None) -> DeliveryStatus:
+    """What a VK error code means for a reply; any other code, known or not, or none: never."""
+    return ERROR_MEANINGS.get(code, DeliveryStatus.FAILED)
+
+
+def _error_delivery(code: int | None, text: str) -> Delivery:
+    return Delivery(error_status(code), error=text[:200], code=code)
+
+
+def _odd_answer(what: str) -> Delivery:  # retried: VK drops a resend by its random_id
+    return Delivery(DeliveryStatus.RETRY, error=f"VK answered with an unexpected shape ({what})")
 
 
 def reply_params(reply, random_id: int) -> tuple[str, dict]:
@@ -272,35 +297,39 @@ def reply_params(reply, random_id: int) -> tuple[str, dict]:
     return "messages.send", {**params, "random_id": random_id, "dont_parse_links": 1}
 
 
+def _peer_error(error) -> Delivery:
+    """A peer_ids entry's error: {"code", "description"} in VK's schema, a plain string on
+    dev.vk.com's page of messages.send. A string carries no code, so it reads as "never"."""
+    if isinstance(error, Mapping):
+        code = _int(error.get("code"), None)
+        return _error_delivery(code, f"VK error {code}: {error.get('description', '')}")
+    return _error_delivery(None, f"VK error: {error}")
+
+
 def _send_result(result) -> Delivery:
-    if isinstance(result, list):  # the peer_ids form: one entry per peer
-        entry = result[0] if result and isinstance(result[0], Mapping) else {}
+    """Sort one method's answer, never raising: messages.send answers a message id, or with
+    peer_ids one entry per peer; messages.edit and sendMessageEventAnswer answer 1."""
+    if isinstance(result, list):
+        entry = result[0] if result else None
+        if not isinstance(entry, Mapping):
+            return _odd_answer("a peer_ids entry that is not an object")
         if "error" in entry:
-            return Delivery(DeliveryStatus.FAILED, error=f"VK error {entry['error'].get('code')}")
+            return _peer_error(entry["error"])
         return Delivery(DeliveryStatus.SENT, cmid=_int(entry.get("conversation_message_id")) or None)
-    return Delivery(DeliveryStatus.SENT)
-
-
-def _error_delivery(method: str, code: int, text: str) -> Delivery:
-    """Sort a VK error for one reply: flood control and unknown errors are retried later."""
-    if code in RETRIABLE_CODES or code == FLOOD_CODE:
-        return Delivery(DeliveryStatus.RETRY, error=text)
-    if method == "messages.sendMessageEventAnswer" or code in PERMANENT_SEND_CODES:
-        return Delivery(DeliveryStatus.FAILED, error=text, code=code)
-    return Delivery(DeliveryStatus.RETRY, error=text)
+    if isinstance(result, int) and not isinstance(result, bool):
+        return Delivery(DeliveryStatus.SENT)
+    return _odd_answer(type(result).__name__)
 
 
 def deliver(client: VkClient, reply, random_id: int) -> Delivery:
-    """Send one stored reply; sorts VK's answer into sent, retry or failed."""
+    """Send one stored reply; sorts VK's answer into sent, retry, failed or auth."""
     method, params = reply_params(reply, random_id)
     try:
         return _send_result(client.call(method, params))
-    except VkUnavailable as exc:
-        return Delivery(DeliveryStatus.RETRY, error=str(exc))
-    except ApiError as exc:
-        return _error_delivery(method, exc.code, describe(exc))
-    except ApiHttpError as exc:
+    except (VkUnavailable, ApiHttpError) as exc:
         return Delivery(DeliveryStatus.RETRY, error=describe(exc))
+    except ApiError as exc:
+        return _error_delivery(exc.code, describe(exc))
 
 
 EXECUTE_MAX_CALLS = 25  # VK runs at most 25 API calls in one execute
@@ -313,29 +342,46 @@ def execute_code(calls: list[tuple[str, dict]]) -> str:
     return f"return [{body}];"
 
 
-def deliver_batch(client: VkClient, rows: list) -> list[Delivery]:
-    """Send several stored replies in one `execute` request, each keeping its own random_id
-    and its own outcome: one customer's error 901 does not touch the others' replies."""
-    calls = [reply_params(row, row.random_id) for row in rows]
+def deliver_batch(client: VkClient, rows: list, random_ids: list[int]) -> list[Delivery]:
+    """Send several stored replies in one `execute` request, each with its own random_id and
+    its own outcome: one customer's error 901 does not touch the others' replies."""
+    calls = [reply_params(row, random_id) for row, random_id in zip(rows, random_ids)]
     try:
         answer = client.call("execute", {"code": execute_code(calls)}, raw=True)
-    except VkUnavailable as exc:
-        return [Delivery(DeliveryStatus.RETRY, error=str(exc))] * len(rows)
-    except (ApiError, ApiHttpError) as exc:
+    except (VkUnavailable, ApiHttpError) as exc:
         return [Delivery(DeliveryStatus.RETRY, error=describe(exc))] * len(rows)
+    except ApiError as exc:
+        if error_status(exc.code) == DeliveryStatus.FAILED:
+            # The request as a whole was refused (its code, its size): each reply on its own.
+            return [deliver(client, row, random_id) for row, random_id in zip(rows, random_ids)]
+        return [_error_delivery(exc.code, describe(exc))] * len(rows)
     results = answer.get("response") if isinstance(answer, Mapping) else None
     if not isinstance(results, list) or len(results) != len(rows):
-        return [Delivery(DeliveryStatus.RETRY, error="execute answered with an unexpected shape")] * len(rows)
-    errors = iter(answer.get("execute_errors") or [])
+        return [_odd_answer("execute")] * len(rows)
+    errors = _errors_by_method(answer.get("execute_errors"))
     return [_batch_result(method, result, errors) for (method, _), result in zip(calls, results)]
 
 
-def _batch_result(method: str, result, errors) -> Delivery:
+def _errors_by_method(raw) -> dict[str, deque]:
+    """execute_errors by method, each in call order. Real VK ends the list with an entry for
+    execute itself (a copy of the last error), which belongs to no call."""
+    errors: dict[str, deque] = {}
+    for entry in raw if isinstance(raw, list) else ():
+        if isinstance(entry, Mapping) and entry.get("method") != "execute":
+            errors.setdefault(str(entry.get("method")), deque()).append(entry)
+    return errors
+
+
+def _batch_result(method: str, result, errors: dict[str, deque]) -> Delivery:
+    """One call's outcome in an execute: its result, or (false) the next error of its method."""
     if result is not False:
         return _send_result(result)
-    error = next(errors, {})
-    code = _int(error.get("error_code"))
-    return _error_delivery(method, code, f"VK error {code}: {error.get('error_msg', '')}")
+    waiting = errors.get(method)
+    if not waiting:
+        return _odd_answer("a failed call without its error")
+    error = waiting.popleft()
+    code = _int(error.get("error_code"), None)
+    return _error_delivery(code, f"VK error {code}: {error.get('error_msg', '')}")
 
 
 def take_batch(rows: list, max_calls: int = EXECUTE_MAX_CALLS) -> list:

@@ -14,6 +14,10 @@ def row(peer_id, text="hi", random_id=None, kind="send"):
                            card_order_id=None, random_id=random_id or peer_id * 10)
 
 
+def send_batch(client, rows):
+    return deliver_batch(client, rows, [r.random_id for r in rows])
+
+
 def test_pacer_spaces_request_starts():
     now = [0.0]
     slept = []
@@ -50,12 +54,12 @@ def test_batch_keeps_each_reply_outcome(tmp_path):
         for user in (1, 2, 3):
             emu.add_user(user, "A", "B", allows_messages=user != 2)
         client = VkClient(settings_for(emu, f"sqlite:///{tmp_path / 'x.sqlite3'}"))
-        outcomes = deliver_batch(client, [row(1), row(2), row(3)])
+        outcomes = send_batch(client, [row(1), row(2), row(3)])
         assert [o.status for o in outcomes] == ["sent", "failed", "sent"]
         assert outcomes[1].code == 901
         assert [m.text for m in emu.messages(1)] == ["hi"] and [m.text for m in emu.messages(3)] == ["hi"]
         # The same batch again: VK drops the duplicates by random_id, nobody gets a second copy.
-        deliver_batch(client, [row(1), row(3)])
+        send_batch(client, [row(1), row(3)])
         assert len(emu.messages(1)) == 1 and len(emu.messages(3)) == 1
         assert [c.method for c in emu.calls if not c.via_execute] == ["execute", "execute"]
 
@@ -66,7 +70,7 @@ def test_batch_retries_everything_when_the_request_fails(tmp_path):
         emu.add_user(2, "A", "B")
         client = VkClient(settings_for(emu, f"sqlite:///{tmp_path / 'x.sqlite3'}"), attempts=1)
         emu.fail_next("execute", kind="http502")
-        assert [o.status for o in deliver_batch(client, [row(1), row(2)])] == ["retry", "retry"]
+        assert [o.status for o in send_batch(client, [row(1), row(2)])] == ["retry", "retry"]
 
 
 def test_a_burst_is_answered_in_batches(emu, running):
