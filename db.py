@@ -16,6 +16,7 @@ from alembic.script import ScriptDirectory
 from alembic.script.revision import RevisionError
 from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger("bot")
@@ -175,6 +176,12 @@ def _migrate(engine: Engine, target: str, backup: Path | None) -> Migration:
     if migration.changed:
         log.info("%s", migration.describe())
     return migration
+
+
+def dialect_insert(session: Session, model):
+    """INSERT with the dialect's ON CONFLICT support (SQLite and PostgreSQL share the syntax)."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -5,19 +5,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
-from datetime import date, datetime, timedelta
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 import catalogue
 import slots
+from db import dialect_insert
+from db_catalogue import CATALOGUE_ROW, CatalogueSnapshot, active_tables
 from db_models import (BotMeta, Booking, CatalogueState, Contact, DialogueRow, DiningTable, Order, Outbox, PollState,
-                       ProcessedEvent, RestaurantRow, ServiceRow, TableTypeRow, utcnow)
+                       ProcessedEvent, VkUser, utcnow)
 from dialogue import (CANCELLABLE, BookingInfo, Booked, BookTable, CancelOrder, Conversation, CreateOrder, Decide,
                       Effect, Incoming, OrderChange, OrderInfo, OrderKind, OutboxStatus, Reply, ReplyKind, SavedContact,
                       SetRejectReason, State, Status, Warn)
@@ -28,15 +30,9 @@ RANDOM_BASE_KEY = "random_base"  # bot_meta's key: replies' random_ids derive fr
 
 
 # --- Events ----------------------------------------------------------------------
-def _insert(session: Session, model):
-    """INSERT with the dialect's ON CONFLICT support (SQLite and PostgreSQL share the syntax)."""
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
-
-
 def claim_event(session: Session, event_id: str) -> bool:
     """Record the event as applied; False if it was applied before (one statement)."""
-    statement = _insert(session, ProcessedEvent).values(event_id=event_id, processed_at=utcnow())
+    statement = dialect_insert(session, ProcessedEvent).values(event_id=event_id, processed_at=utcnow())
     return session.execute(statement.on_conflict_do_nothing(index_elements=["event_id"])).rowcount == 1
 
 
@@ -52,7 +48,7 @@ def load_ts(session: Session, group_id: int) -> str | None:
 
 
 def save_ts(session: Session, group_id: int, ts: str) -> None:
-    statement = _insert(session, PollState).values(group_id=group_id, ts=str(ts))
+    statement = dialect_insert(session, PollState).values(group_id=group_id, ts=str(ts))
     session.execute(statement.on_conflict_do_update(index_elements=["group_id"], set_={"ts": str(ts)}))
 
 
@@ -62,16 +58,39 @@ def load_dialogue(session: Session, user_id: int) -> Conversation:
     return _conversation(row.state, row.data) if row else Conversation(is_new=True)
 
 
-def load_dialogue_and_version(session: Session, user_id: int) -> tuple[Conversation, int | None]:
-    """The user's dialogue and the catalogue's version in one statement (the version row joined
-    to the dialogue, which may not exist). Version None: no catalogue was synced yet."""
-    query = (select(CatalogueState.version, DialogueRow.state, DialogueRow.data).select_from(CatalogueState)
-             .outerjoin(DialogueRow, DialogueRow.user_id == user_id).where(CatalogueState.id == CATALOGUE_ROW))
+@dataclass(frozen=True)
+class UserFlags:
+    """What VK told about a user (vk_users): None where it never said."""
+
+    messages_allowed: bool | None = None
+    callbacks: bool | None = None
+
+
+@dataclass(frozen=True)
+class EventState:
+    """What applying one event starts from: the user's dialogue, the catalogue's version (None:
+    no catalogue synced yet) and what VK told about the user."""
+
+    conversation: Conversation
+    version: int | None
+    user: UserFlags
+
+
+def load_event_state(session: Session, user_id: int) -> EventState:
+    """The user's dialogue, the catalogue's version and the user's flags in one statement (the
+    version row, with the dialogue and the vk_users row joined on, either may not exist)."""
+    query = (select(CatalogueState.version, DialogueRow.state, DialogueRow.data, VkUser.messages_allowed,
+                    VkUser.callbacks).select_from(CatalogueState)
+             .outerjoin(DialogueRow, DialogueRow.user_id == user_id).outerjoin(VkUser, VkUser.user_id == user_id)
+             .where(CatalogueState.id == CATALOGUE_ROW))
     row = session.execute(query).one_or_none()
     if row is None:
-        return load_dialogue(session, user_id), None
-    version, state, data = row
-    return (_conversation(state, data) if state is not None else Conversation(is_new=True)), version
+        known = session.get(VkUser, user_id)
+        flags = UserFlags(known.messages_allowed, known.callbacks) if known else UserFlags()
+        return EventState(load_dialogue(session, user_id), None, flags)
+    version, state, data, allowed, callbacks = row
+    conversation = _conversation(state, data) if state is not None else Conversation(is_new=True)
+    return EventState(conversation, version, UserFlags(allowed, callbacks))
 
 
 def _conversation(state: str, data: Mapping | None) -> Conversation:
@@ -84,28 +103,50 @@ def _conversation(state: str, data: Mapping | None) -> Conversation:
 def save_dialogue(session: Session, user_id: int, state: State, data: Mapping) -> None:
     """Insert or update the user's dialogue in one statement."""
     values = {"state": str(state), "data": dict(data), "updated_at": utcnow()}
-    statement = _insert(session, DialogueRow).values(user_id=user_id, **values)
+    statement = dialect_insert(session, DialogueRow).values(user_id=user_id, **values)
     session.execute(statement.on_conflict_do_update(index_elements=["user_id"], set_=values))
+
+
+# --- What VK told about users --------------------------------------------------------
+def note_user(session: Session, user_id: int, **flags: bool) -> None:
+    """Record messages_allowed and/or callbacks for a user (one statement, insert or update)."""
+    values = {**flags, "updated_at": utcnow()}
+    statement = dialect_insert(session, VkUser).values(user_id=user_id, **values)
+    session.execute(statement.on_conflict_do_update(index_elements=["user_id"], set_=values))
+
+
+def users_flagged(session: Session, user_ids: Iterable[int]) -> dict[int, UserFlags]:
+    """The users among `user_ids` who denied messages or whose client has no callback buttons."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return {}
+    rows = session.execute(select(VkUser.user_id, VkUser.messages_allowed, VkUser.callbacks).where(
+        VkUser.user_id.in_(ids), (VkUser.messages_allowed.is_(False)) | (VkUser.callbacks.is_(False))))
+    return {user_id: UserFlags(allowed, callbacks) for user_id, allowed, callbacks in rows}
+
+
+def drop_pending_to(session: Session, peer_id: int, reason: str) -> int:
+    """Give up the replies still waiting for a peer (a user who denied messages)."""
+    statement = (update(Outbox).where(Outbox.peer_id == peer_id, Outbox.status == OutboxStatus.PENDING)
+                 .values(status=OutboxStatus.FAILED, last_error=reason))
+    return session.execute(statement).rowcount
 
 
 # --- Outbox ---------------------------------------------------------------------------
 def enqueue(session: Session, replies: Iterable[Reply]) -> list[Outbox]:
     """Store replies to deliver after the commit; the sender derives each random_id (outbox.random_id_of)."""
-    rows = [
-        Outbox(
-            kind=r.kind, peer_id=r.peer_id, text=r.text, keyboard=r.keyboard, cmid=r.cmid,
-            callback_id=r.callback_id, card_order_id=r.card_order_id, random_id=None, fallback_text=r.fallback,
-        )
-        for r in replies
-    ]
+    rows = [Outbox(kind=r.kind, peer_id=r.peer_id, text=r.text, keyboard=r.keyboard, cmid=r.cmid, callback_id=r.callback_id,
+                   card_order_id=r.card_order_id, fallback_text=r.fallback) for r in replies]
     session.add_all(rows)
     session.flush()
     return rows
 
 
 def random_base(session: Session) -> int:
-    """This database's random base for the replies' random_ids (migration 0002 draws it)."""
-    return int(session.get(BotMeta, RANDOM_BASE_KEY).value)
+    """This database's random base for random_ids: drawn once, by migration 0002 or here if missing."""
+    row = session.get(BotMeta, RANDOM_BASE_KEY) or BotMeta(key=RANDOM_BASE_KEY, value=str(secrets.randbelow(2**31 - 1)))
+    session.add(row)  # stored with the sender's transaction when it was missing (emptied tables)
+    return int(row.value)
 
 
 def due_outbox(session: Session, now: datetime, limit: int = 100) -> Sequence[Outbox]:
@@ -246,6 +287,11 @@ def decide(session: Session, order_id: int, manager_id: int, status: Status, now
                             status=status, decided_by=manager_id, decided_at=now)
     if updated is not None and status == Status.REJECTED:
         release_table(session, order_id)
+    if updated is not None:  # the audit line: who decided which order, when
+        log.info("order %d %s by manager %d at %s", order_id, status, manager_id, now.isoformat(timespec="seconds"))
+    else:
+        log.info("order %d: decision %s by manager %d came too late or for no pending order", order_id, status,
+                 manager_id)
     return _change(session, order_id, updated)
 
 
@@ -265,37 +311,6 @@ def set_reject_reason(session: Session, order_id: int, manager_id: int, reason: 
     updated = _update_order(session, Order.id == order_id, Order.status == Status.REJECTED,
                             Order.decided_by == manager_id, Order.reject_reason.is_(None), reject_reason=reason)
     return _change(session, order_id, updated)
-
-
-@dataclass(frozen=True)
-class CatalogueSnapshot:
-    """The catalogue as plain frozen values, read in one go (load_catalogue_snapshot) at one
-    catalogue version: the event loop keeps it for as long as that version stays current."""
-
-    version: int | None  # None: no catalogue was synced yet, so nothing to compare with
-    services: tuple[catalogue.Service, ...] = ()  # inactive ones too, in menu order
-    restaurant: catalogue.Restaurant | None = None
-    table_types: tuple[catalogue.TableType, ...] = ()  # active ones, in screen order
-    tables: tuple[slots.Table, ...] = ()  # active ones
-
-
-def load_catalogue_snapshot(session: Session, version: int | None = None) -> CatalogueSnapshot:
-    """Services, the restaurant, table types and tables: one statement each."""
-    services = tuple(service_info(row) for row in session.scalars(
-        select(ServiceRow).order_by(ServiceRow.position, ServiceRow.id)))
-    restaurant = session.get(RestaurantRow, RESTAURANT_ID)
-    types = tuple(catalogue.TableType(r.key, r.title, r.description, r.position) for r in session.scalars(
-        select(TableTypeRow).where(TableTypeRow.active.is_(True)).order_by(TableTypeRow.position, TableTypeRow.id)))
-    return CatalogueSnapshot(version, services, restaurant_info(restaurant) if restaurant else None, types,
-                             tuple(active_tables(session)))
-
-
-def catalogue_at(session: Session, version: int | None, kept: CatalogueSnapshot | None) -> CatalogueSnapshot:
-    """The snapshot for this catalogue version: `kept` if it was read at that version, else read
-    afresh (every time when there is no version: nothing synced yet)."""
-    if kept is not None and version is not None and kept.version == version:
-        return kept
-    return load_catalogue_snapshot(session, version)
 
 
 class SessionView:
@@ -361,68 +376,7 @@ class SessionView:
                             phone=str(o.details.get("phone", ""))) for b, o, t in self.session.execute(query)]
 
 
-# --- The catalogue ----------------------------------------------------------------------------
-CATALOGUE_ROW = 1  # the one row of catalogue_state
-
-
-def bump_catalogue_version(session: Session) -> None:
-    """Tell running bots that the catalogue changed (they read a new CatalogueSnapshot)."""
-    statement = _insert(session, CatalogueState).values(id=CATALOGUE_ROW, version=1)
-    session.execute(statement.on_conflict_do_update(
-        index_elements=["id"], set_={"version": CatalogueState.__table__.c.version + 1}))
-
-
-SERVICE_FIELDS = tuple(f.name for f in fields(catalogue.Service) if f.name != "key")
-
-
-def service_info(row: ServiceRow) -> catalogue.Service:
-    return catalogue.Service(key=row.key, **{name: getattr(row, name) for name in SERVICE_FIELDS})
-
-
-@dataclass(frozen=True)
-class SyncSummary:
-    added: int
-    updated: int
-    deactivated: int
-    active: int
-    tables: int | None = None  # active tables for booking, when booking is enabled
-
-
-def sync_services(session: Session, services: Sequence[catalogue.Service]) -> SyncSummary:
-    """Make the services table say what the catalogue file says: update in place by key, add the
-    new ones, deactivate the ones the file no longer lists (never delete: orders refer to them)."""
-    rows = {row.key: row for row in session.scalars(select(ServiceRow))}
-    added = updated = 0
-    for service in services:
-        row = rows.pop(service.key, None)
-        if row is None:
-            session.add(ServiceRow(key=service.key, **{n: getattr(service, n) for n in SERVICE_FIELDS}))
-            added += 1
-        elif _update_row(row, service):
-            updated += 1
-    gone = [row for row in rows.values() if row.active]
-    for row in gone:
-        row.active, row.updated_at = False, utcnow()
-    session.flush()
-    return SyncSummary(added, updated, len(gone), sum(1 for s in services if s.active))
-
-
-def _update_row(row: ServiceRow, service: catalogue.Service) -> bool:
-    changed = {n: getattr(service, n) for n in SERVICE_FIELDS if getattr(row, n) != getattr(service, n)}
-    for name, value in changed.items():
-        setattr(row, name, value)
-    if changed:
-        row.updated_at = utcnow()
-    return bool(changed)
-
-
 # --- Table booking ------------------------------------------------------------------------------
-RESTAURANT_ID = 1  # the one row of settings
-
-
-def active_tables(session: Session) -> list[slots.Table]:
-    query = select(DiningTable).where(DiningTable.active.is_(True)).order_by(DiningTable.id)
-    return [slots.Table(id=r.id, type_key=r.type_key, seats=r.seats, label=r.label) for r in session.scalars(query)]
 
 
 def busy_between(session: Session, start: datetime, end: datetime) -> list[slots.Busy]:
@@ -488,60 +442,3 @@ def save_contact(session: Session, user_id: int, name: str, phone: str) -> None:
         session.add(Contact(user_id=user_id, name=name, phone=phone))
     else:
         row.name, row.phone, row.updated_at = name, phone, utcnow()
-
-
-# --- The restaurant's part of the catalogue ---------------------------------------------------------
-def restaurant_info(row: RestaurantRow) -> catalogue.Restaurant:
-    return catalogue.Restaurant(
-        name=row.name, phone=row.phone, hours=slots.parse_hours(row.hours),
-        closed_dates=frozenset(date.fromisoformat(d) for d in row.closed_dates or []),
-        slot_minutes=row.slot_minutes, booking_minutes=row.booking_minutes, days_ahead=row.days_ahead,
-        lead_minutes=row.lead_minutes, max_party=row.max_party)
-
-
-def hours_text(hours: slots.OpeningHours) -> dict[str, str]:
-    """Opening hours as the file writes them; parse_hours reads them back to the same hours."""
-    def one(day):
-        return slots.CLOSED_WORD if day is None else f"{day[0]:%H:%M}-{day[1]:%H:%M}"
-    return {key: one(day) for key, day in zip(slots.WEEKDAY_KEYS, hours.days)}
-
-
-def sync_restaurant(session: Session, loaded: catalogue.Catalogue) -> int:
-    """Make the booking tables say what the file says: the settings row replaced; table types and
-    tables updated in place by key and label, new ones added, missing ones deactivated (never
-    deleted: bookings refer to them). Returns the number of active tables."""
-    cafe = loaded.restaurant
-    values = dict(name=cafe.name, phone=cafe.phone, hours=hours_text(cafe.hours),
-                  closed_dates=sorted(d.isoformat() for d in cafe.closed_dates), slot_minutes=cafe.slot_minutes,
-                  booking_minutes=cafe.booking_minutes, days_ahead=cafe.days_ahead, lead_minutes=cafe.lead_minutes,
-                  max_party=cafe.max_party, updated_at=utcnow())
-    row = session.get(RestaurantRow, RESTAURANT_ID)
-    if row is None:
-        session.add(RestaurantRow(id=RESTAURANT_ID, **values))
-    else:
-        for name, value in values.items():
-            setattr(row, name, value)
-    _sync_rows(session, TableTypeRow, "key", {t.key: dict(title=t.title, description=t.description,
-                                                          position=t.position) for t in loaded.table_types})
-    session.flush()  # the types first: tables refer to them
-    tables = {t.label: dict(type_key=t.type_key, seats=t.seats) for t in loaded.tables}
-    _sync_rows(session, DiningTable, "label", tables)
-    session.flush()
-    return len(loaded.tables)
-
-
-def _sync_rows(session: Session, model, key: str, wanted: Mapping[str, dict]) -> None:
-    rows = {getattr(row, key): row for row in session.scalars(select(model))}
-    for name, values in wanted.items():
-        row = rows.pop(name, None)
-        if row is None:
-            session.add(model(**{key: name}, **values, active=True))
-            continue
-        changed = {k: v for k, v in {**values, "active": True}.items() if getattr(row, k) != v}
-        for attr, value in changed.items():
-            setattr(row, attr, value)
-        if changed:
-            row.updated_at = utcnow()
-    for row in rows.values():
-        if row.active:
-            row.active, row.updated_at = False, utcnow()

@@ -88,7 +88,7 @@ class ReplyKind(StrEnum):
 class Incoming:
     """One event from VK, already parsed and validated by vk_functions.parse_event."""
 
-    kind: Literal["message", "callback", "other"]
+    kind: Literal["message", "callback", "allow", "deny", "other"]  # allow/deny: message_allow/_deny
     event_id: str
     user_id: int
     peer_id: int
@@ -96,9 +96,10 @@ class Incoming:
     payload: Mapping | None = None
     payload_malformed: bool = False
     attachments: tuple[str, ...] = ()
-    callback_id: str | None = None
+    callback_id: str | None = None  # None on a callback press from a client without callback buttons
     cmid: int | None = None
     from_chat: bool = False
+    callbacks: bool | None = None  # the client shows callback buttons (client_info); None: not said
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,10 @@ class Reply:
 
     @classmethod
     def snackbar(cls, event: Incoming, text: str) -> Reply:
+        """A snackbar for a callback press; a message for a press that came as a message (a
+        client without callback buttons, or a text button standing in for one)."""
+        if event.callback_id is None:
+            return cls.send(event.peer_id, text)
         return cls(ReplyKind.ANSWER, event.peer_id, text[:90], callback_id=event.callback_id)
 
 

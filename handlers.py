@@ -245,9 +245,9 @@ def route(event: Incoming, conversation: Conversation, ctx: Context) -> Outcome:
     command = command_of(event)
     if event.kind == "callback":
         return CALLBACKS.get(command, orders.on_unknown_callback)(event, conversation, ctx)
-    if command in CALLBACKS:  # a callback's payload forged into a message
-        warn = Warn(f"callback payload in a message from user {event.user_id}: {dict(event.payload or {})!r}")
-        return replace(not_understood(event, ctx), effects=(warn,))
+    if command in CALLBACKS:  # the text button that stands in for a callback on a client without them
+        press = replace(event, kind="callback", callback_id=None, text="")
+        return CALLBACKS[command](press, conversation, ctx)  # rights checked there, as for any press
     if command in MANAGER_COMMANDS and orders.manager_may_command(event, conversation, ctx):
         return MANAGER_COMMANDS[command](event, conversation, ctx)
     if command in COMMANDS:

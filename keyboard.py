@@ -46,6 +46,23 @@ def _button_json(button: Button) -> dict:
     return {"action": action, "color": button.color}
 
 
+def without_callbacks(keyboard: str) -> str:
+    """The same keyboard with every callback button made a text button (same label, payload
+    and color), for a client that cannot show callback buttons; a press then arrives as a
+    message carrying the payload. Anything that is not a keyboard is given back as it is."""
+    try:
+        data = json.loads(keyboard)
+        changed = False
+        for row in data.get("buttons", []):
+            for button in row:
+                if button.get("action", {}).get("type") == "callback":
+                    button["action"]["type"] = "text"
+                    changed = True
+    except (ValueError, AttributeError, TypeError):
+        return keyboard
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")) if changed else keyboard
+
+
 def build(rows: Sequence[Sequence[Button]], inline: bool = False, one_time: bool = False) -> str:
     """Keyboard JSON for VK, after checking every limit VK enforces."""
     rows = [list(r) for r in rows if r]

@@ -23,13 +23,15 @@ from vk_api.exceptions import ApiError, ApiHttpError
 
 import catalogue
 import db
+import db_catalogue as dbc
 import db_functions as dbf
 from config import Settings
 from db_models import utcnow
 from dialogue import Context, Conversation, Effect, Incoming, Outcome, Reply, State
+from keyboard import without_callbacks
 from outbox import OutboxSender
 from vk_functions import (Backoff, LongPoll, VkClient, VkUnavailable, check_longpoll, check_token, describe,
-                          managers_not_allowing, parse_event)
+                          group_of, managers_not_allowing, parse_event)
 
 log = logging.getLogger("bot")
 EVENT_MEMORY = timedelta(days=3)  # VK never re-delivers an update older than this
@@ -48,6 +50,20 @@ class Decider(NamedTuple):
     apology: Callable[[Incoming], Reply]  # when applying an event failed
 
 
+class TokenRejected(Exception):
+    """VK no longer accepts the community token (error 5): nothing will work until a new one."""
+
+
+TOKEN_CODE = 5
+TOKEN_REJECTED = ("VK_TOKEN is no longer accepted by VK (error 5: revoked, or its rights changed): create a new "
+                  "community token with the messages and manage rights, put it in the settings and start the "
+                  "bot again; the replies not yet sent are kept and go out then")
+
+
+def token_rejected(exc: Exception) -> bool:
+    return isinstance(exc, ApiError) and exc.code == TOKEN_CODE
+
+
 class StopPolling(BaseException):
     """Raised by the signal handler to abort a long poll in flight (nothing is lost: the
     poll's ts is stored only after its updates are applied)."""
@@ -62,26 +78,79 @@ class EventApplier:
     def __init__(self, settings: Settings, decider: Decider, clock: Callable[[], datetime] = utcnow):
         self.settings, self.decider = settings, decider
         self.clock = clock  # "now" for the handlers (aware UTC); tests set it to try DST days
-        self.catalogue: dbf.CatalogueSnapshot | None = None
+        self.catalogue: dbc.CatalogueSnapshot | None = None
 
     def apply(self, session: Session, event: Incoming) -> bool:
         """False if the event was applied before (or has no id); else its outcome is stored."""
         if not event.event_id or not dbf.claim_event(session, event.event_id):
             return False
-        conversation, version = dbf.load_dialogue_and_version(session, event.user_id)
-        ctx = self.context(session, version)
+        if event.kind in ("allow", "deny"):
+            self.messages_allowed(session, event.user_id, event.kind == "allow")
+            return True
+        state = dbf.load_event_state(session, event.user_id)
+        conversation = state.conversation
+        self.note_user(session, event, state.user)
+        ctx = self.context(session, state.version)
         outcome = self.store_effects(session, event, ctx, self.decider.dispatch(event, conversation, ctx))
         if event.user_id and (outcome.state is not None or conversation.is_new):
             data = outcome.stored_data()
             dbf.save_dialogue(session, event.user_id, outcome.state or conversation.state,
                               data if data is not None else conversation.data)
-        dbf.enqueue(session, outcome.replies)
+        dbf.enqueue(session, self.deliverable(session, event, state.user, outcome.replies))
         return True
+
+    def messages_allowed(self, session: Session, user_id: int, allowed: bool) -> None:
+        """message_allow / message_deny: a user who denied gets nothing until they allow or write."""
+        dbf.note_user(session, user_id, messages_allowed=allowed)
+        if allowed:
+            log.info("user %d allowed messages from the community", user_id)
+            return
+        dropped = dbf.drop_pending_to(session, user_id, "the user denied messages")
+        if user_id in self.settings.manager_ids:
+            log.warning("manager %d denied messages from the community: they get no order cards until they "
+                        "allow them again (or write to the community)", user_id)
+        else:
+            log.info("user %d denied messages from the community: nothing more is sent to them until they "
+                     "allow or write again (%d waiting replies dropped)", user_id, dropped)
+
+    @staticmethod
+    def note_user(session: Session, event: Incoming, known: dbf.UserFlags) -> None:
+        """What the event tells about its user, stored only when it changed: writing allows the
+        community's replies again; client_info says whether callback buttons can be shown."""
+        flags = {}
+        if event.kind == "message" and known.messages_allowed is False:
+            flags["messages_allowed"] = True
+        if event.callbacks is not None and event.callbacks != (known.callbacks is not False):
+            flags["callbacks"] = event.callbacks
+        if flags and event.user_id > 0:
+            dbf.note_user(session, event.user_id, **flags)
+
+    @staticmethod
+    def deliverable(session: Session, event: Incoming, known: dbf.UserFlags, replies: tuple[Reply, ...]) -> list:
+        """The replies as they can go out: none to a user who denied messages, and text buttons
+        instead of callback ones for a client that cannot show them. The event's own user is
+        known from the event; the others (managers, a customer told of a decision) are read."""
+        others = {r.peer_id for r in replies if r.peer_id != event.user_id}
+        flags = dbf.users_flagged(session, others) if others else {}
+        if event.user_id:
+            wrote = event.kind == "message"
+            flags[event.user_id] = dbf.UserFlags(True if wrote else known.messages_allowed,
+                                                 event.callbacks if event.callbacks is not None else known.callbacks)
+        kept = []
+        for reply in replies:
+            peer = flags.get(reply.peer_id, dbf.UserFlags())
+            if peer.messages_allowed is False:
+                log.info("reply to user %d not sent: they denied messages from the community", reply.peer_id)
+                continue
+            if peer.callbacks is False and reply.keyboard is not None:
+                reply = replace(reply, keyboard=without_callbacks(reply.keyboard))
+            kept.append(reply)
+        return kept
 
     def context(self, session: Session, catalogue_version: int | None) -> Context:
         """What the handlers may read for one event: settings, the time, and the event's session
         (the catalogue from memory while its version in the database is unchanged)."""
-        self.catalogue = dbf.catalogue_at(session, catalogue_version, self.catalogue)
+        self.catalogue = dbc.catalogue_at(session, catalogue_version, self.catalogue)
         return Context(manager_ids=frozenset(self.settings.manager_ids), scenarios=self.settings.scenarios,
                        now=self.clock(), tz=self.settings.tz, view=dbf.SessionView(session, self.catalogue))
 
@@ -136,6 +205,7 @@ class Poller:
         self.client, self.sessions, self.stopping, self.reconnect = client, sessions, stopping, reconnect
         self.group_id, self.wait = settings.vk_group_id, settings.longpoll_wait
         self.poll: LongPoll | None = None
+        self.saved_ts: str | None = None  # the position last stored
         self.polling = False  # True only while waiting on the long poll, when aborting is safe
         self.connected = threading.Event()  # set once the long poll server is known
 
@@ -149,9 +219,12 @@ class Poller:
                     if stored is None:  # first start: remember where we began, so a crash in the
                         dbf.save_ts(session, self.group_id, poll.ts)  # first batch loses nothing
                     poll.ts = stored or poll.ts
+                self.saved_ts = poll.ts
                 self.connected.set()
                 return poll
             except VK_TROUBLE as exc:
+                if token_rejected(exc):
+                    raise TokenRejected from None
                 attempt += 1
                 log.error("cannot get the long poll server (%s), retry %d", describe(exc), attempt)
                 if self.stopping.wait(self.reconnect.delay(min(attempt, 6))):
@@ -170,17 +243,21 @@ class Poller:
         except requests.Timeout:
             log.warning("long poll neither answered nor failed in time: reconnecting")
         except VK_TROUBLE as exc:
+            if token_rejected(exc):  # renewing the key asked VK, which refused the token
+                raise TokenRejected from None
             log.warning("long poll error (%s): reconnecting", describe(exc))
             self.stopping.wait(self.reconnect.delay(0))
         self.poll = None
         return []
 
     def save_position(self) -> None:
-        if self.poll is None:
+        """Store the position if it moved (after a batch, or a new ts VK gave after failed 1/3)."""
+        if self.poll is None or self.poll.ts == self.saved_ts:
             return
         try:
             with self.sessions.begin() as session:
                 dbf.save_ts(session, self.group_id, self.poll.ts)
+            self.saved_ts = self.poll.ts
         except Exception:  # noqa: BLE001 - at worst, a restart re-reads updates it will skip by id
             log.exception("storing the long poll position failed")
 
@@ -211,12 +288,24 @@ class Bot:
         self.work = UnitOfWork(sessions, self.stopping, reconnect)
         self.poller = Poller(client, sessions, settings, self.stopping, reconnect)
         self.connected = self.poller.connected
+        self.rejected = threading.Event()  # VK refused the token: stopped, main exits 2
+        self.sender.on_auth_failure = self.token_rejected
         self.processed: deque[str] = deque(maxlen=10_000)  # recent event ids handled (tests wait on it)
         self._processed_cond = threading.Condition()
 
     def handle(self, raw: Mapping) -> None:
-        """Apply one raw update; never raises (the loop must not die)."""
-        event = parse_event(raw)
+        """Apply one raw update; never raises (the loop must not die). An update that cannot be
+        read, or is for another community, is skipped with one log line: it costs only itself."""
+        try:
+            event = parse_event(raw)
+        except Exception as exc:  # noqa: BLE001 - e.g. RecursionError on a hostile nesting
+            log.warning("an update could not be read (%s): skipped", type(exc).__name__)
+            return
+        group = group_of(raw)
+        if group != self.settings.vk_group_id:
+            log.warning("update %s is for community %s, not %d: ignored", event.event_id or "(no id)", group,
+                        self.settings.vk_group_id)
+            return
         try:
             self.work.run(lambda session: self.events.apply(session, event), f"event {event.event_id}")
         except Exception:  # noqa: BLE001 - one bad event must not stop the bot
@@ -228,7 +317,7 @@ class Bot:
             self._processed_cond.notify_all()
 
     def apologise(self, event: Incoming) -> None:
-        if event.from_chat or event.kind == "other" or not event.peer_id:
+        if event.from_chat or event.kind not in ("message", "callback") or not event.peer_id:
             return
         try:
             with self.sessions.begin() as session:
@@ -257,10 +346,14 @@ class Bot:
                     updates = self.poller.next_batch()
                 except (InterruptedError, StopPolling):
                     break
+                except TokenRejected:
+                    self.token_rejected()
+                    break
+                if self.rejected.is_set():
+                    break  # not applied, position not stored: polled again after the restart
                 for raw in updates:
                     self.handle(raw)
-                if updates:
-                    self.poller.save_position()
+                self.poller.save_position()
         finally:
             self.sender.stop()
             self.sender.join(timeout=30)
@@ -268,6 +361,14 @@ class Bot:
 
     def stop(self) -> None:
         self.stopping.set()
+
+    def token_rejected(self) -> None:
+        """VK refused the token (the poll or the sender saw error 5): one ERROR line, then stop
+        polling and sending; every reply not yet sent stays in the outbox for the next start."""
+        if not self.rejected.is_set():
+            self.rejected.set()
+            log.error("%s", TOKEN_REJECTED)
+        self.stop()
 
 
 # --- start-up -------------------------------------------------------------------------
@@ -279,7 +380,7 @@ def startup_checks(client: VkClient, settings: Settings) -> None:
                     "community once, or they will not get order cards", manager_id)
 
 
-def prepare_database(settings: Settings) -> tuple[sessionmaker[Session], dbf.SyncSummary]:
+def prepare_database(settings: Settings) -> tuple[sessionmaker[Session], dbc.SyncSummary]:
     """The schema and the catalogue, as every start needs them (the bot, the tests, the sandbox,
     --load-catalogue). The file is read and checked first: a broken catalogue (or booking enabled
     without a [restaurant]) raises CatalogueError before the database is touched; a database
@@ -289,8 +390,8 @@ def prepare_database(settings: Settings) -> tuple[sessionmaker[Session], dbf.Syn
     db.migrate(engine)
     sessions = db.make_session_factory(engine)
     with sessions.begin() as session:
-        summary = dbf.sync_services(session, loaded.services)
+        summary = dbc.sync_services(session, loaded.services)
         if loaded.restaurant is not None:
-            summary = replace(summary, tables=dbf.sync_restaurant(session, loaded))
-        dbf.bump_catalogue_version(session)
+            summary = replace(summary, tables=dbc.sync_restaurant(session, loaded))
+        dbc.bump_catalogue_version(session)
     return sessions, summary

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import signal
 import sys
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 import catalogue
 import db
-import db_functions as dbf
+import db_catalogue as dbc
 import handlers
 from config import Settings, SettingsError, load_settings
 from loop import Bot, Decider, StopPolling, prepare_database, startup_checks
@@ -30,8 +31,12 @@ log = logging.getLogger("bot")
 EXIT_CONFIG = 2
 
 
+LONGPOLL_KEY = re.compile(r"""(\bkey=|["']key["']\s*:\s*["'])[^&\s"']+""")
+
+
 class SecretFilter(logging.Filter):
-    """Masks the token in every log record, tracebacks included."""
+    """Masks the token and the long poll's key (whoever has the key and the server reads the
+    community's events) in every log record, tracebacks included."""
 
     def __init__(self, *secrets: str):
         super().__init__()
@@ -51,19 +56,24 @@ class SecretFilter(logging.Filter):
     def _mask(self, text: str) -> str:
         for secret in self.secrets:
             text = text.replace(secret, "***")
-        return text
+        return LONGPOLL_KEY.sub(r"\1***", text) if "key" in text else text
+
+
+def log_handler(settings: Settings, stream=None) -> logging.Handler:
+    """Where the bot's log goes (stderr, which systemd's journal keeps), secrets masked."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(SecretFilter(settings.vk_token))
+    return handler
 
 
 def setup_logging(settings: Settings) -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(SecretFilter(settings.vk_token))
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [log_handler(settings)]
     root.setLevel(settings.log_level)
 
 
-def describe_sync(settings: Settings, summary: dbf.SyncSummary) -> str:
+def describe_sync(settings: Settings, summary: dbc.SyncSummary) -> str:
     tables = f"; {summary.tables} tables for booking" if summary.tables is not None else ""
     return (f"catalogue {settings.catalogue_path}: {summary.active} active services "
             f"({summary.added} added, {summary.updated} updated, {summary.deactivated} deactivated){tables}")
@@ -117,7 +127,7 @@ def run(settings: Settings) -> int:
     install_signal_handlers(bot)
     log.info("bot started for community %d", settings.vk_group_id)
     bot.run()
-    return 0
+    return EXIT_CONFIG if bot.rejected.is_set() else 0  # a rejected token: restarting would not help
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,7 +16,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 import requests
@@ -38,6 +38,7 @@ AUTH_CODE = 5  # the token is not valid any more: nothing goes out until a new o
 # Every other code, known or not, means the same request will never pass: give up at once.
 MIN_LONGPOLL_VERSION = (5, 103)
 REQUIRED_EVENTS = ("message_new", "message_event")
+CONSENT_EVENTS = ("message_allow", "message_deny")  # not required, but without them a denial is seen only as 901
 
 
 class VkUnavailable(Exception):
@@ -169,7 +170,7 @@ def _payload(raw) -> tuple[Mapping | None, bool]:
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than json can go
             return None, True
     return (raw, False) if isinstance(raw, dict) else (None, True)
 
@@ -194,6 +195,12 @@ def _event_id(value) -> str:
     return value if isinstance(value, str) and EVENT_ID.fullmatch(value) else ""
 
 
+def group_of(raw) -> int | None:
+    """The community an update is for (None: not said, or not a number)."""
+    value = raw.get("group_id") if isinstance(raw, Mapping) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def parse_event(raw: Mapping) -> Incoming:
     """Turn a raw Bots Long Poll update into an Incoming; never raises on odd input."""
     kind = raw.get("type") if isinstance(raw, Mapping) else None
@@ -201,9 +208,13 @@ def parse_event(raw: Mapping) -> Incoming:
     event_id = _event_id(raw.get("event_id")) if isinstance(raw, Mapping) else ""
     obj = obj if isinstance(obj, Mapping) else {}
     if kind == "message_new" and isinstance(obj.get("message"), Mapping):
-        return _parse_message(event_id, obj["message"])
+        return _parse_message(event_id, obj["message"], obj.get("client_info"))
     if kind == "message_event":
         return _parse_callback(event_id, obj)
+    if kind in ("message_allow", "message_deny") and _int(obj.get("user_id")) > 0:
+        user_id = _int(obj.get("user_id"))
+        return Incoming(kind="allow" if kind == "message_allow" else "deny", event_id=event_id,
+                        user_id=user_id, peer_id=user_id)
     return Incoming(kind="other", event_id=event_id, user_id=0, peer_id=0)
 
 
@@ -215,15 +226,31 @@ def clean_text(text) -> str:
     return CONTROL_CHARS.sub("", text) if isinstance(text, str) else ""
 
 
-def _parse_message(event_id: str, message: Mapping) -> Incoming:
+NOT_SUPPORTED_BUTTON = "not_supported_button"
+
+
+def _callbacks_shown(client_info) -> bool | None:
+    """Whether the user's client shows callback buttons (client_info.button_actions)."""
+    actions = client_info.get("button_actions") if isinstance(client_info, Mapping) else None
+    return "callback" in actions if isinstance(actions, list) else None
+
+
+def _parse_message(event_id: str, message: Mapping, client_info=None) -> Incoming:
     payload, malformed = _payload(message.get("payload"))
     peer_id = _int(message.get("peer_id"))
-    return Incoming(
+    event = Incoming(
         kind="message", event_id=event_id, user_id=_int(message.get("from_id")), peer_id=peer_id,
         text=clean_text(message.get("text")), payload=payload, payload_malformed=malformed,
         attachments=_attachment_types(message), cmid=_int(message.get("conversation_message_id")) or None,
-        from_chat=peer_id >= CHAT_PEER_START or peer_id <= 0,
+        from_chat=peer_id >= CHAT_PEER_START or peer_id <= 0, callbacks=_callbacks_shown(client_info),
     )
+    if payload and payload.get("command") == NOT_SUPPORTED_BUTTON and payload.get("button_type") == "callback":
+        # A callback button pressed on a client that cannot send message_event: VK sends the
+        # press as a message carrying the button's payload. It is the press it stands for
+        # (rights are checked where the press is handled, as for any callback).
+        inner, bad = _payload(payload.get("payload"))
+        return replace(event, kind="callback", payload=inner, payload_malformed=bad, text="", callbacks=False)
+    return event
 
 
 def _parse_callback(event_id: str, obj: Mapping) -> Incoming:
@@ -429,9 +456,7 @@ class LongPoll(VkBotLongPoll):
         # vk_api's check() with our watchdog margin: a poll that neither answers nor fails
         # within wait + margin raises a Timeout, and the loop asks for a new server.
         params = {"act": "a_check", "key": self.key, "ts": self.ts, "wait": self.wait}
-        response = self.session.get(self.url, params=params, timeout=self.wait + self.margin).json()
-        if not isinstance(response, Mapping):
-            raise ValueError("long poll answered with something other than an object")
+        response = read_poll_answer(self.session.get(self.url, params=params, timeout=self.wait + self.margin).text)
         if "failed" not in response:
             self.ts = response["ts"]
             return list(response.get("updates") or [])
@@ -439,14 +464,81 @@ class LongPoll(VkBotLongPoll):
 
     def _recover(self, response: Mapping) -> list:
         code = response.get("failed")
-        log.warning("long poll failed=%s, recovering", code)
         if code == 1:  # history outdated or partly lost: go on from the ts VK gives
+            log.warning("long poll failed=1: going on from the ts VK gives; events before it may have been lost")
             self.ts = response.get("ts", self.ts)
-        else:
-            # 2: the key expired; 3: VK asks for a new key and ts. Keeping our ts costs nothing
-            # and loses nothing when VK still has the history (else it answers failed 1 next).
+        elif code == 3:  # VK: the information is lost, take a new key AND a new ts
+            log.warning("long poll failed=3: VK lost this poll's history; going on from a new key and ts, "
+                        "events that came meanwhile may have been lost")
+            self.update_longpoll_server(update_ts=True)
+        else:  # 2: the key expired. Our ts is still good: keeping it loses nothing.
+            log.info("long poll failed=%s: taking a new key", code)
             self.update_longpoll_server(update_ts=False)
         return []
+
+
+def read_poll_answer(text: str) -> dict:
+    """The long poll's answer as a dict. An answer nested deeper than json can parse (a hostile
+    payload object) is split without recursion: `ts` and `failed` read, each update parsed on its
+    own, and an update that cannot be parsed skipped with one log line, so it costs only itself."""
+    try:
+        answer = json.loads(text)
+    except RecursionError:
+        answer = _split_poll_answer(text)
+    if not isinstance(answer, dict) or not ("ts" in answer or "failed" in answer):
+        raise ValueError("long poll answered with something other than an answer object")
+    return answer
+
+
+_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\],:]')
+
+
+def _split_poll_answer(text: str) -> dict:
+    """A top-level object's values, with `updates` kept as a list of separately parsed items."""
+    answer: dict = {}
+    depth, key, candidate, start, item = 0, None, None, 0, None
+    updates: list[str] = []
+    for token in _JSON_TOKENS.finditer(text):
+        tok = token.group()
+        if tok[0] == '"':
+            if depth == 1 and key is None:
+                candidate = tok
+        elif tok == ":" and depth == 1 and key is None and candidate is not None:
+            key, start, candidate = json.loads(candidate), token.end(), None
+        elif tok in "{[":
+            depth += 1
+            if depth == 2 and key == "updates":
+                item = token.end()
+        elif tok in "}]":
+            if depth == 2 and key == "updates" and item is not None:
+                updates.append(text[item:token.start()])
+                item = None
+            depth -= 1
+            if depth == 0 and key is not None:
+                answer[key], key = _top_value(key, text[start:token.start()], updates), None
+        elif tok == ",":
+            if depth == 2 and key == "updates" and item is not None:
+                updates.append(text[item:token.start()])
+                item = token.end()
+            elif depth == 1 and key is not None:
+                answer[key], key = _top_value(key, text[start:token.start()], updates), None
+    return answer
+
+
+def _top_value(key: str, raw: str, updates: list[str]):
+    if key != "updates":
+        try:
+            return json.loads(raw)
+        except (ValueError, RecursionError):
+            return None
+    parsed = []
+    for number, item in enumerate(u for u in updates if u.strip()):
+        try:
+            parsed.append(json.loads(item))
+        except (ValueError, RecursionError):
+            log.warning("long poll update %d of this answer cannot be read (%d characters, nested too deep "
+                        "or malformed): skipped", number + 1, len(item))
+    return parsed
 
 
 # --- Start-up checks ---------------------------------------------------------------
@@ -483,6 +575,13 @@ def check_longpoll(client: VkClient) -> None:
     if missing:
         raise StartupProblem(f"Long Poll event types off: switch on {', '.join(missing)} in Manage > "
                              "API usage > Long Poll API > Event types")
+    off = [name for name in CONSENT_EVENTS if not events.get(name)]
+    if off:
+        log.warning("Long Poll event types %s are off: the bot learns that a user denied messages only when a "
+                    "send fails; switch them on in Manage > API usage > Long Poll API > Event types",
+                    ", ".join(off))
+    else:
+        log.info("Long Poll event types message_allow and message_deny are on")
 
 
 def managers_not_allowing(client: VkClient, manager_ids) -> list[int]:

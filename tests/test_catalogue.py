@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 import catalogue
-import db_functions as dbf
+import db_catalogue as dbc
 from config import DEFAULT_CATALOGUE
 from db_models import Order, ServiceRow
 
@@ -101,33 +101,33 @@ def services_in(sessions) -> dict[str, tuple]:
 def test_reload_updates_in_place_adds_and_deactivates_never_deletes(sessions, tmp_path):
     first = catalogue.parse(GOOD).services
     with sessions.begin() as s:
-        summary = dbf.sync_services(s, first)
+        summary = dbc.sync_services(s, first)
     assert (summary.added, summary.updated, summary.deactivated, summary.active) == (2, 0, 0, 1)
     with sessions.begin() as s:
         ids = {r.key: r.id for r in s.scalars(select(ServiceRow))}
         s.add(Order(user_id=1, kind="service", details={"service": "consulting"}))
     edited = GOOD.replace("price = 2500", "price = 3000").replace('key = "logo"', 'key = "tutoring"')
     with sessions.begin() as s:
-        summary = dbf.sync_services(s, catalogue.parse(edited).services)
+        summary = dbc.sync_services(s, catalogue.parse(edited).services)
     assert (summary.added, summary.updated, summary.deactivated) == (1, 1, 0)  # logo was inactive already
     with sessions.begin() as s:
-        summary = dbf.sync_services(s, catalogue.parse(edited.split("[[services]]")[0]).services)
+        summary = dbc.sync_services(s, catalogue.parse(edited.split("[[services]]")[0]).services)
     assert summary.deactivated == 1 and summary.active == 0
     assert services_in(sessions) == {"consulting": ("Консультация", 3000, False), "logo": ("Дизайн логотипа", 5000, False),
                                       "tutoring": ("Дизайн логотипа", 5000, False)}
     with sessions.begin() as s:
         assert {r.key: r.id for r in s.scalars(select(ServiceRow))}.items() >= ids.items()  # same rows, same ids
     with sessions.begin() as s:
-        summary = dbf.sync_services(s, first)
+        summary = dbc.sync_services(s, first)
     assert summary.active == 1 and services_in(sessions)["consulting"] == ("Консультация", 2500, True)
 
 
 def test_unchanged_reload_changes_nothing(sessions):
     services = catalogue.parse(GOOD).services
     with sessions.begin() as s:
-        dbf.sync_services(s, services)
+        dbc.sync_services(s, services)
     with sessions.begin() as s:
-        summary = dbf.sync_services(s, services)
+        summary = dbc.sync_services(s, services)
     assert (summary.added, summary.updated, summary.deactivated) == (0, 0, 0)
 
 

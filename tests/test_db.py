@@ -5,6 +5,7 @@ from sqlalchemy import event, func, select
 
 import catalogue
 
+import db_catalogue as dbc
 import db_functions as dbf
 import dialogue as d
 from db_models import DialogueRow, utcnow
@@ -102,29 +103,31 @@ def count_reads(engine):
 
 def test_dialogue_and_catalogue_version_in_one_statement(engine, sessions):
     with sessions.begin() as s:
-        assert dbf.load_dialogue_and_version(s, 1) == (d.Conversation(is_new=True), None)  # no catalogue synced yet
-        dbf.bump_catalogue_version(s)
+        assert dbf.load_event_state(s, 1) == dbf.EventState(d.Conversation(is_new=True), None, dbf.UserFlags())  # no catalogue
+        dbc.bump_catalogue_version(s)
         dbf.save_dialogue(s, 1, d.State.MENU, {"a": 1})
     statements = count_reads(engine)
     with sessions.begin() as s:
-        assert dbf.load_dialogue_and_version(s, 1) == (d.Conversation(d.State.MENU, {"a": 1}), 1)
-        assert dbf.load_dialogue_and_version(s, 2) == (d.Conversation(is_new=True), 1)
-        dbf.bump_catalogue_version(s)
-        assert dbf.load_dialogue_and_version(s, 2)[1] == 2
-    assert len(statements) == 3
+        assert dbf.load_event_state(s, 1) == dbf.EventState(d.Conversation(d.State.MENU, {"a": 1}), 1, dbf.UserFlags())
+        assert dbf.load_event_state(s, 2) == dbf.EventState(d.Conversation(is_new=True), 1, dbf.UserFlags())
+        dbc.bump_catalogue_version(s)
+        dbf.note_user(s, 2, messages_allowed=False)
+        assert dbf.load_event_state(s, 2).version == 2
+        assert dbf.load_event_state(s, 2).user == dbf.UserFlags(messages_allowed=False)
+    assert len(statements) == 4  # one per load
 
 
 def test_the_catalogue_is_read_once_per_version(engine, sessions):
     with sessions.begin() as s:
-        dbf.sync_services(s, [catalogue.Service(key="a", title="Первая", price=100)])
-        dbf.bump_catalogue_version(s)
+        dbc.sync_services(s, [catalogue.Service(key="a", title="Первая", price=100)])
+        dbc.bump_catalogue_version(s)
     kept = None  # the snapshot the event loop keeps between events
     statements = count_reads(engine)
 
     def titles(version):
         nonlocal kept
         with sessions.begin() as s:
-            kept = dbf.catalogue_at(s, version, kept)
+            kept = dbc.catalogue_at(s, version, kept)
             view = dbf.SessionView(s, kept)
             listed = [service.title for service in view.services()]
             assert view.service("a").title == listed[0]  # the same read answers both
@@ -134,10 +137,10 @@ def test_the_catalogue_is_read_once_per_version(engine, sessions):
     assert titles(1) == ["Первая"]
     assert titles(1) == ["Первая"] and len(statements) == snapshot_reads  # the second event read nothing
     with sessions.begin() as s:
-        dbf.sync_services(s, [catalogue.Service(key="a", title="Обновлённая", price=100)])
-        dbf.bump_catalogue_version(s)
+        dbc.sync_services(s, [catalogue.Service(key="a", title="Обновлённая", price=100)])
+        dbc.bump_catalogue_version(s)
     del statements[:]
     assert titles(1) == ["Первая"]  # an event that still saw the old version
     assert titles(2) == ["Обновлённая"] and len(statements) == snapshot_reads
     with sessions.begin() as s:  # no version to check against: the database every time
-        assert dbf.catalogue_at(s, None, kept) is not kept
+        assert dbc.catalogue_at(s, None, kept) is not kept

@@ -111,6 +111,7 @@ def test_two_transactions_racing_for_one_table(sessions, tables):
 
 # --- Syncing the catalogue, booking through db_functions, the view ------------------------------------
 import catalogue  # noqa: E402
+import db_catalogue as dbc  # noqa: E402
 import db_functions as dbf  # noqa: E402
 import handlers as h  # noqa: E402
 from db_models import Contact, RestaurantRow  # noqa: E402
@@ -157,7 +158,7 @@ CUSTOMER = 100
 
 def synced(sessions, text: str = CAFE) -> int:
     with sessions.begin() as s:
-        return dbf.sync_restaurant(s, catalogue.parse(text, booking=True))
+        return dbc.sync_restaurant(s, catalogue.parse(text, booking=True))
 
 
 def booking_effect(start=SEVEN_PM, party=2, kind="hall", name="Анна", phone="+79123456789") -> d.BookTable:
@@ -172,7 +173,7 @@ def book_one(sessions, user_id=CUSTOMER, **kw) -> d.Booked:
 
 def view_of(sessions, fn):
     with sessions.begin() as s:
-        return fn(dbf.SessionView(s, dbf.load_catalogue_snapshot(s)))
+        return fn(dbf.SessionView(s, dbc.load_catalogue_snapshot(s)))
 
 
 def test_sync_restaurant_and_read_it_back(sessions):
@@ -201,7 +202,7 @@ def test_resync_updates_in_place_and_hides_never_deletes(sessions):
     assert [t.key for t in view_of(sessions, lambda v: v.table_types())] == ["hall"]
     with sessions.begin() as s:
         assert s.scalar(select(text("count(*)")).select_from(DiningTable.__table__)) == 4  # hidden, not deleted
-        assert s.get(RestaurantRow, dbf.RESTAURANT_ID).name == "Кафе у парка"
+        assert s.get(RestaurantRow, dbc.RESTAURANT_ID).name == "Кафе у парка"
     synced(sessions)
     assert len(view_of(sessions, lambda v: v.tables())) == 4  # back again, same ids
     assert {t.label: t.id for t in view_of(sessions, lambda v: v.tables())} == ids

@@ -5,6 +5,7 @@ import threading
 import time
 from datetime import timedelta
 
+import db_catalogue as dbc
 import db_functions as dbf
 import dialogue as d
 from catalogue import Service
@@ -98,7 +99,7 @@ def test_change_carries_the_delivered_cards(sessions):
 
 def test_view(sessions):
     with sessions.begin() as s:
-        dbf.sync_services(s, [Service("b", "Б", price=1, position=2), Service("a", "А", price=2, position=1),
+        dbc.sync_services(s, [Service("b", "Б", price=1, position=2), Service("a", "А", price=2, position=1),
                               Service("off", "Скрыта", price=3, active=False)])
     now = utcnow()
     first = new_order(sessions, created_at=now - timedelta(days=2))
@@ -106,7 +107,7 @@ def test_view(sessions):
     with sessions.begin() as s:
         dbf.decide(s, first, MANAGER, d.Status.CONFIRMED, now)
     with sessions.begin() as s:
-        view = dbf.SessionView(s, dbf.load_catalogue_snapshot(s))
+        view = dbf.SessionView(s, dbc.load_catalogue_snapshot(s))
         assert [x.key for x in view.services()] == ["a", "b"]
         assert view.service("off").active is False and view.service("nope") is None
         assert [o.id for o in view.orders_of(CUSTOMER)] == [second, first]

@@ -610,3 +610,56 @@ def test_wait_for_reports_true_at_once_and_false_after_timeout(emu):
     started = time.monotonic()
     assert not emu.wait_for(lambda: False, timeout=0.2)
     assert 0.15 < time.monotonic() - started < 1
+
+
+# ---------------------------------------------------------------- what VK does that bots get wrong
+
+def test_after_failed_3_only_a_new_ts_is_accepted(vk, emu):
+    server = vk.method("groups.getLongPollServer", {"group_id": GROUP})
+    emu.send_text(CUSTOMER, "lost")
+    emu.longpoll_fail(3)
+    assert poll(server) == {"failed": 3}
+    newer = vk.method("groups.getLongPollServer", {"group_id": GROUP})
+    assert newer["ts"] == "1"
+    assert poll(newer, ts=server["ts"]) == {"failed": 3}  # the old ts is gone with the history
+    emu.send_text(CUSTOMER, "after")
+    assert [u["object"]["message"]["text"] for u in poll(newer)["updates"]] == ["after"]
+
+
+def test_a_client_without_callback_buttons_sends_not_supported_button(vk, emu):
+    emu.add_user(STRANGER, callbacks=False)
+    update = emu.send_text(STRANGER, "hi")
+    assert "callback" not in update["object"]["client_info"]["button_actions"]
+    assert "callback" in emu.send_text(CUSTOMER, "hi")["object"]["client_info"]["button_actions"]
+    send(vk, peer_id=STRANGER, text="card", keyboard=keyboard("Go", inline=True, callback=True))
+    pressed = emu.press(STRANGER, "Go")
+    assert pressed["type"] == "message_new"
+    message = pressed["object"]["message"]
+    assert message["text"] == "Go" and json.loads(message["payload"]) == {
+        "command": "not_supported_button", "button_type": "callback", "payload": json.dumps({"cmd": "Go"})}
+
+
+def test_allowing_and_denying_messages_are_events_when_switched_on(vk, emu):
+    server = vk.method("groups.getLongPollServer", {"group_id": GROUP})
+    emu.set_allows_messages(CUSTOMER, False)  # message_deny is off by default: not delivered
+    assert poll(server)["updates"] == []
+    emu.longpoll_events.update(message_allow=1, message_deny=1)
+    deny = emu.set_allows_messages(CUSTOMER, False)
+    allow = emu.set_allows_messages(CUSTOMER, True)
+    assert [(u["type"], u["object"]["user_id"]) for u in poll(server)["updates"]] == [
+        ("message_deny", CUSTOMER), ("message_allow", CUSTOMER)]
+    assert deny["object"] == {"user_id": CUSTOMER} and "key" in allow["object"]
+    assert emu.set_allows_messages(CUSTOMER, False, notify=False) is None
+
+
+def test_an_update_can_be_served_as_raw_text_or_for_another_group(vk, emu):
+    server = vk.method("groups.getLongPollServer", {"group_id": GROUP})
+    deep = '{"a":' * 5000 + "1" + "}" * 5000
+    event_id = emu.push_raw_update("message_event", deep)
+    emu.push_update("message_new", {"message": {"text": "x"}}, group_id=99)
+    body = requests.get(server["server"], timeout=3, params={
+        "act": "a_check", "key": server["key"], "ts": server["ts"], "wait": 0}).text
+    assert deep in body and event_id in body
+    with pytest.raises(RecursionError):
+        json.loads(body)
+    assert body.endswith('"group_id": 99, "event_id": "%s", "v": "5.199"}]}' % emu.events[-1]["event_id"])

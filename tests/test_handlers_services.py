@@ -445,10 +445,15 @@ def test_forged_or_garbage_press_changes_nothing_is_logged_and_answered_neutrall
     assert out.state is None
 
 
-def test_callback_payload_forged_into_a_message_is_logged_and_ignored():
-    chat = Chat(services_view(orders=[order()]))
-    out = chat.says("Подтвердить", {"cmd": "decide", "o": 17, "d": "ok"})
-    assert out.replies[0].text == msg.NOT_UNDERSTOOD and [type(e) for e in out.effects] == [d.Warn]
+def test_a_decision_payload_in_a_message_is_a_press_with_the_same_rights_check():
+    """A text button standing in for a callback (a client without them) sends the payload as a
+    message: a manager's decides, a customer's is refused and logged, answered by a message."""
+    forged = Chat(services_view(orders=[order()])).says("Подтвердить", {"cmd": "decide", "o": 17, "d": "ok"})
+    assert [(r.kind, r.text) for r in forged.replies] == [("send", msg.SNACKBAR_OUTDATED)]
+    assert [type(e) for e in forged.effects] == [d.Warn] and "not a manager" in forged.effects[0].text
+    manager = Chat(services_view(orders=[order()]), user_id=MANAGER).says("Подтвердить",
+                                                                         {"cmd": "decide", "o": 17, "d": "ok"})
+    assert manager.effects == (d.Decide(17, MANAGER, True),)
 
 
 def change(status, decided_by=MANAGER, changed=True, **kw):

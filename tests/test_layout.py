@@ -1,7 +1,8 @@
 """The project's layout, read from the source: imports run one way, and no module outgrows its room.
 
     main → handlers → scenario modules (services, booking, orders) → dialogue → keyboard, messages,
-    catalogue, slots; the adapters (config, db_models, db, db_functions, vk_functions, outbox, loop)
+    catalogue, slots; the adapters (config, db_models, db, db_catalogue, db_functions, vk_functions,
+    outbox, loop)
     → dialogue. Only main imports handlers; nothing imports main; the VK adapter knows no SQL.
 """
 from __future__ import annotations
@@ -14,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PURE = {"messages", "slots", "keyboard", "catalogue", "dates"}
 SHARED = PURE | {"dialogue"}
-STORAGE = {"config", "db_models", "db", "db_functions"}
+STORAGE = {"config", "db_models", "db", "db_catalogue", "db_functions"}
 ADAPTERS = STORAGE | {"vk_functions", "outbox", "loop"}
 
 # Every top-level module, and the project modules it may import. A new module must be placed here.
@@ -32,10 +33,11 @@ ALLOWED: dict[str, set[str]] = {
     "config": SHARED,
     "db_models": SHARED,
     "db": SHARED | {"db_models"},
-    "db_functions": SHARED | {"db_models", "db"},
+    "db_catalogue": {"catalogue", "slots", "db_models", "db"},
+    "db_functions": SHARED | {"db_models", "db", "db_catalogue"},
     "vk_functions": SHARED | {"config"},
     "outbox": SHARED | {"config", "db_models", "db_functions", "vk_functions"},
-    "loop": SHARED | {"config", "db_models", "db", "db_functions", "vk_functions", "outbox"},
+    "loop": SHARED | {"config", "db_models", "db", "db_catalogue", "db_functions", "vk_functions", "outbox"},
     "sandbox": SHARED | ADAPTERS | {"vk_emulator"},
     "main": SHARED | ADAPTERS | {"handlers", "services", "booking", "orders", "sandbox"},
     "vk_emulator": set(),  # a stand-in for VK: knows nothing of the bot

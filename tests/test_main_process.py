@@ -103,3 +103,37 @@ def test_unreachable_database_is_one_line(tmp_path):
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert result.returncode == 1 and len(lines) == 1 and "DATABASE_URL" in lines[0]
     assert "Traceback" not in result.stderr and "pw-secret" not in result.stderr
+
+
+def test_a_token_revoked_while_running_exits_2_and_keeps_the_replies(tmp_path):
+    """VK error 5 mid-run: one ERROR line, exit 2 (systemd's unit does not restart that), the
+    reply kept; the next start with a new token sends it, once."""
+    with VKEmulator(token=SECRET) as emu:
+        emu.add_user(200, "Олег", "Менеджер")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("VK_", "MANAGER", "DATABASE", "LOG_"))}
+        env.update(live_env(emu, tmp_path, SECRET))
+        proc = subprocess.Popen([sys.executable, "main.py"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            assert emu.wait_for(lambda: any(c.method == "groups.getLongPollServer" for c in emu.calls), 15)
+            emu.send_text(100, "Привет")
+            assert emu.wait_for(lambda: len(emu.messages(100)) == 1, 15), "the bot did not answer"
+            emu.token = "a-new-token"  # the operator revoked the old one in the community's settings
+            emu.send_text(100, "меню")
+            _, err = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+        assert proc.returncode == 2
+        errors = [line for line in err.splitlines() if " ERROR " in line]
+        assert len(errors) == 1 and "error 5" in errors[0] and "new" in errors[0]
+        assert SECRET not in err and len(emu.messages(100)) == 1
+        env["VK_TOKEN"] = "a-new-token"
+        proc = subprocess.Popen([sys.executable, "main.py"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            assert emu.wait_for(lambda: len(emu.messages(100)) == 2, 20), "the kept reply was not sent"
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=20)
+        finally:
+            proc.kill()
+        assert [m.text for m in emu.messages(100)][1] == "Главное меню. Чем могу помочь?"

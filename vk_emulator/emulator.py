@@ -77,6 +77,9 @@ class VKEmulator(ServerMixin, MethodsMixin, LongPollMixin, UsersMixin, FaultsMix
         self._lp_failures: deque[int] = deque()
         self._hangs: deque[float] = deque()
         self._slow: dict[str, float] = {}
+        self._without_callbacks: set[int] = set()  # users whose client cannot show callback buttons
+        self._lp_lost_before: int | None = None  # after failed 3: polls with an older ts are refused
+        self._raw_updates: dict[int, str] = {}  # ts -> an update's JSON text served as it is
 
     def _changed(self) -> None:
         self._changes += 1

@@ -24,17 +24,27 @@ class UsersMixin:
         return self._users.setdefault(user_id, _generated_user(user_id))
 
     def add_user(self, user_id: int, first_name: str | None = None, last_name: str | None = None,
-                 allows_messages: bool = True) -> None:
+                 allows_messages: bool = True, callbacks: bool = True) -> None:
+        """A user; `callbacks=False`: their client cannot show callback buttons (an old app, some
+        web clients), so VK sends their presses as messages with `not_supported_button`."""
         generated = _generated_user(user_id)
         with self._cond:
             self._users[user_id] = _User(first_name or generated.first_name,
                                          last_name or generated.last_name, allows_messages)
+            (self._without_callbacks.discard if callbacks else self._without_callbacks.add)(user_id)
             self._changed()
 
-    def set_allows_messages(self, user_id: int, allowed: bool) -> None:
+    def set_allows_messages(self, user_id: int, allowed: bool, notify: bool = True) -> dict[str, Any] | None:
+        """The user presses "Allow messages" or takes it back in the community; like VK, this
+        sends message_allow / message_deny (if the community switched that event type on).
+        Returns the update (None with notify=False)."""
         with self._cond:
             self._user(user_id).allows_messages = allowed
             self._changed()
+            if not notify:
+                return None
+            obj = {"user_id": user_id, "key": ""} if allowed else {"user_id": user_id}
+            return self._push("message_allow" if allowed else "message_deny", obj)
 
     def send_text(self, user_id: int, text: str, payload: str | dict[str, Any] | None = None,
                   attachments: list[dict[str, Any]] | None = None,
@@ -67,6 +77,11 @@ class UsersMixin:
             if message.keyboard and message.keyboard.get("one_time"):
                 self._used_one_time.add(message.message_id)
             raw_payload = action.get("payload")
+            if action["type"] == "callback" and user_id in self._without_callbacks:
+                # VK's stand-in for a press the client cannot make as a message_event
+                stand_in = {"command": "not_supported_button", "button_type": "callback",
+                            "payload": raw_payload or ""}
+                return self.send_text(user_id, label, payload=stand_in)
             if action["type"] == "callback":
                 payload = json.loads(raw_payload) if raw_payload else None
                 return self._push_message_event(user_id, payload, message.conversation_message_id)
@@ -117,9 +132,10 @@ class UsersMixin:
             obj["conversation_message_id"] = cmid
         return self._push("message_event", obj)
 
-    def push_update(self, kind: str, obj: dict[str, Any]) -> dict[str, Any]:
+    def push_update(self, kind: str, obj: dict[str, Any], group_id: int | None = None) -> dict[str, Any]:
+        """Any update; `group_id` as if it were another community's (a misrouted update)."""
         with self._cond:
-            return self._push(kind, copy.deepcopy(obj))
+            return self._push(kind, copy.deepcopy(obj), group_id)
 
     # ------------------------------------------------------------ what the bot did
 
