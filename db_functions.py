@@ -4,7 +4,6 @@ the caller (the event loop in loop.py, the sender in outbox.py) owns the transac
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 import secrets
 from dataclasses import dataclass
