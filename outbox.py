@@ -80,7 +80,9 @@ class OutboxSender(threading.Thread):
         self.client = client
         self.sessions = sessions
         self.retry = retry or Backoff(first=1.0, cap=300.0)
-        self.retry_later = retry_later or Backoff(first=60.0, cap=3600.0)
+        # Flood control waits longer: by default 30 times the first delay, capped at 12 times the cap
+        # (30 s .. 1 hour with the default retry; the tests' short retry makes it short too).
+        self.retry_later = retry_later or Backoff(first=self.retry.first * 30, cap=self.retry.cap * 12)
         self.max_attempts, self.max_age = max_attempts, max_age
         self.on_auth_failure = on_auth_failure
         self.auth_failed = threading.Event()
