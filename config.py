@@ -11,10 +11,14 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
+
+import planning
+from planning import Timing
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATABASE_URL = f"sqlite:///{HERE / 'bot.sqlite3'}"
@@ -49,6 +53,7 @@ class Settings:
     catalogue_path: str = DEFAULT_CATALOGUE
     longpoll_wait: int = 25
     http_timeout: float = 10.0
+    timing: Timing = Timing()  # reminders, expiry, nudges, quiet hours, the digest (planning.py)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -146,6 +151,39 @@ def _longpoll_wait(raw: str) -> int:
     return wait
 
 
+def _parsed(name: str, raw: str, parse):
+    try:
+        return parse(raw)
+    except ValueError as err:
+        raise SettingsError(name, str(err)) from None
+
+
+def _count(name: str, raw: str) -> int:
+    if not re.fullmatch(r"\d+", raw.strip()):
+        raise SettingsError(name, "must be a whole number (0 or more)")
+    return int(raw)
+
+
+def _timing(get) -> Timing:
+    """The jobs' settings; each default is the one settings.py.example documents."""
+    def minutes(name, default):
+        return timedelta(minutes=_positive_int(name, get(name, str(default))))
+
+    def hours(name, default):
+        return timedelta(hours=_positive_int(name, get(name, str(default))))
+
+    digest = _parsed("DIGEST_TIME", get("DIGEST_TIME", "10:00"), planning.parse_time)
+    if digest is None:
+        raise SettingsError("DIGEST_TIME", "must look like 10:00")
+    return Timing(
+        manager_remind=minutes("MANAGER_REMIND_MINUTES", 30), pending_expire=hours("PENDING_EXPIRE_HOURS", 24),
+        draft_nudge=hours("DRAFT_NUDGE_HOURS", 2), draft_expire=hours("DRAFT_EXPIRE_HOURS", 48),
+        reminders=_parsed("REMINDERS", get("REMINDERS", "24h,2h"), planning.parse_reminders),
+        quiet=_parsed("QUIET_HOURS", get("QUIET_HOURS", "22:00-09:00"), planning.parse_quiet_hours),
+        digest_at=digest, no_show_warn=_count("NO_SHOW_WARN", get("NO_SHOW_WARN", "2")),
+    )
+
+
 def load_settings(env: Mapping[str, str] | None = None, dotenv_path: Path | None = HERE / ".env") -> Settings:
     """Read and validate every setting; raises SettingsError on the first bad one."""
     env = _env(dotenv_path) if env is None else env
@@ -162,6 +200,7 @@ def load_settings(env: Mapping[str, str] | None = None, dotenv_path: Path | None
         scenarios=_scenarios(get("SCENARIOS", ",".join(SCENARIOS))),
         catalogue_path=_catalogue_path(get("CATALOGUE_PATH", DEFAULT_CATALOGUE)),
         longpoll_wait=_longpoll_wait(get("LONGPOLL_WAIT", "25")),
+        timing=_timing(get),
     )
 
 

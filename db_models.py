@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text,
-                        TypeDecorator)
+                        TypeDecorator, UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from dialogue import OutboxStatus, Status
@@ -48,6 +48,7 @@ class DialogueRow(Base):
     state: Mapped[str] = mapped_column(String(64))
     data: Mapped[dict] = mapped_column(default=dict)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    nudged_at: Mapped[datetime | None]  # the draft in hand was nudged (once per draft)
 
 
 class ProcessedEvent(Base):
@@ -143,6 +144,25 @@ class Order(Base):
     decided_by: Mapped[int | None] = mapped_column(BigInteger)
     decided_at: Mapped[datetime | None]
     reject_reason: Mapped[str | None] = mapped_column(Text)
+    visit: Mapped[str | None] = mapped_column(String(16))  # a booking's guest: coming, came, no_show
+
+
+class Job(Base):
+    """Something to do later, for an order, a user or a day: planned with its due time, claimed
+    and done once (done_at set in the transaction that stores what it said). Planning the same
+    (kind, subject) again moves it instead of adding one."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (UniqueConstraint("kind", "subject", name="uq_jobs_kind_subject"),
+                      Index("ix_jobs_due", "done_at", "due_at"))
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[int] = mapped_column(BigInteger)  # the order id, user id or day (yyyymmdd), by kind
+    due_at: Mapped[datetime] = mapped_column()
+    done_at: Mapped[datetime | None]
+    result: Mapped[str | None] = mapped_column(String(32))  # done, dropped (its moment was gone)...
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class CatalogueState(Base):

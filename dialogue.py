@@ -24,6 +24,7 @@ import keyboard as kb
 import messages as msg
 import slots
 from catalogue import Restaurant, Service, TableType
+from planning import Timing
 
 UTC = timezone.utc
 
@@ -428,6 +429,7 @@ class Context:
     now: datetime = field(default_factory=_utcnow)  # aware, UTC
     tz: tzinfo = ZoneInfo("Europe/Moscow")  # the TIMEZONE setting: what "today" means
     view: View = field(default_factory=EmptyView)
+    timing: Timing = Timing()  # the jobs' settings: reminders, expiry, quiet hours (planning.py)
     floor: Any = None  # booking.Floor: the café as this event sees it; the chain opens it once per event
 
 

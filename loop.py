@@ -152,7 +152,8 @@ class EventApplier:
         (the catalogue from memory while its version in the database is unchanged)."""
         self.catalogue = dbc.catalogue_at(session, catalogue_version, self.catalogue)
         return Context(manager_ids=frozenset(self.settings.manager_ids), scenarios=self.settings.scenarios,
-                       now=self.clock(), tz=self.settings.tz, view=dbf.SessionView(session, self.catalogue))
+                       now=self.clock(), tz=self.settings.tz, view=dbf.SessionView(session, self.catalogue),
+                       timing=self.settings.timing)
 
     def store_effects(self, session: Session, event: Incoming, ctx: Context, outcome: Outcome) -> Outcome:
         """Each effect stored, then its follow-up joined on; a follow-up's own effects queue up

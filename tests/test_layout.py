@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PURE = {"messages", "slots", "keyboard", "catalogue", "dates"}
+PURE = {"messages", "slots", "keyboard", "catalogue", "planning", "dates"}
 SHARED = PURE | {"dialogue"}
 STORAGE = {"config", "db_models", "db", "db_catalogue", "db_functions"}
 ADAPTERS = STORAGE | {"vk_functions", "outbox", "loop"}
@@ -22,6 +22,7 @@ ADAPTERS = STORAGE | {"vk_functions", "outbox", "loop"}
 ALLOWED: dict[str, set[str]] = {
     "messages": set(),
     "slots": set(),
+    "planning": set(),
     "dates": {"messages"},
     "keyboard": {"messages"},
     "catalogue": {"slots"},
