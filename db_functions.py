@@ -15,14 +15,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 import catalogue
+import db_jobs
 import slots
 from db import dialect_insert
 from db_catalogue import CATALOGUE_ROW, CatalogueSnapshot, active_tables
 from db_models import (BotMeta, Booking, CatalogueState, Contact, DialogueRow, DiningTable, Order, Outbox, PollState,
                        ProcessedEvent, VkUser, utcnow)
 from dialogue import (CANCELLABLE, BookingInfo, Booked, BookTable, CancelOrder, Conversation, CreateOrder, Decide,
-                      Effect, Incoming, OrderChange, OrderInfo, OrderKind, OutboxStatus, Reply, ReplyKind, SavedContact,
-                      SetRejectReason, State, Status, Warn)
+                      Effect, Incoming, OrderChange, OrderInfo, OrderKind, OutboxStatus, PlanJobs, Reply, ReplyKind,
+                      SavedContact, SetRejectReason, State, Status, Warn)
 
 log = logging.getLogger("bot")
 
@@ -235,6 +236,10 @@ def _reason(session: Session, effect: SetRejectReason, event: Incoming, now: dat
     return set_reject_reason(session, effect.order_id, effect.manager_id, effect.reason)
 
 
+def _plan(session: Session, effect: PlanJobs, event: Incoming, now: datetime) -> None:
+    db_jobs.plan_jobs(session, effect.plans)
+
+
 def _book(session: Session, effect: BookTable, event: Incoming, now: datetime) -> Booked:
     return book_table(session, effect, event.user_id, now)
 
@@ -242,7 +247,7 @@ def _book(session: Session, effect: BookTable, event: Incoming, now: datetime) -
 # How each kind of effect is stored: (session, effect, event, now) -> what its follow-up needs.
 STORES: dict[type[Effect], Callable[[Session, Any, Incoming, datetime], object]] = {
     Warn: _warn, CreateOrder: _create_order, Decide: _decide, CancelOrder: _cancel, SetRejectReason: _reason,
-    BookTable: _book,
+    BookTable: _book, PlanJobs: _plan,
 }
 
 

@@ -24,7 +24,7 @@ import keyboard as kb
 import messages as msg
 import slots
 from catalogue import Restaurant, Service, TableType
-from planning import Timing
+from planning import JobPlan, Timing
 
 UTC = timezone.utc
 
@@ -306,6 +306,13 @@ class Warn(Effect):
     """A line for the log (steps do not log): a forged or malformed press."""
 
     text: str
+
+
+@dataclass(frozen=True)
+class PlanJobs(Effect):
+    """Plan (or move) jobs (planning.order_plans says which and when); the runner does them."""
+
+    plans: tuple[JobPlan, ...]
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import messages as msg
 import orders
 import services
 from dialogue import (BookTable, CancelOrder, Context, Conversation, CreateOrder, Decide, Draft, Incoming, NoDraft,
-                      Outcome, ReasonDraft, Reply, SetRejectReason, State, Warn, command_of, go, is_press, menu,
+                      Outcome, PlanJobs, ReasonDraft, Reply, SetRejectReason, State, Warn, command_of, go, is_press, menu,
                       menu_keyboard, not_understood, say, stay, str_arg, to_menu)
 
 Step = Callable[[Incoming, Draft, Context], Outcome]
@@ -270,12 +270,13 @@ def dispatch(event: Incoming, conversation: Conversation, ctx: Context) -> Outco
 
 
 # --- Follow-ups: what to say once an effect is stored ---------------------------------------
-def after_warn(effect: Warn, result, event: Incoming, ctx: Context) -> Outcome:
+def nothing_to_say(effect, result, event: Incoming, ctx: Context) -> Outcome:
     return Outcome()
 
 
 FOLLOW_UPS: dict[type, Callable[..., Outcome]] = {
-    Warn: after_warn,
+    Warn: nothing_to_say,
+    PlanJobs: nothing_to_say,  # the job runner speaks when a job is due
     CreateOrder: orders.after_create,
     BookTable: orders.after_book,
     Decide: orders.after_decide,

@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PURE = {"messages", "slots", "keyboard", "catalogue", "planning", "dates"}
 SHARED = PURE | {"dialogue"}
-STORAGE = {"config", "db_models", "db", "db_catalogue", "db_functions"}
+STORAGE = {"config", "db_models", "db", "db_catalogue", "db_jobs", "db_functions"}
 ADAPTERS = STORAGE | {"vk_functions", "outbox", "loop"}
 
 # Every top-level module, and the project modules it may import. A new module must be placed here.
@@ -35,7 +35,8 @@ ALLOWED: dict[str, set[str]] = {
     "db_models": SHARED,
     "db": SHARED | {"db_models"},
     "db_catalogue": {"catalogue", "slots", "db_models", "db"},
-    "db_functions": SHARED | {"db_models", "db", "db_catalogue"},
+    "db_jobs": {"planning", "db_models", "db"},
+    "db_functions": SHARED | {"db_models", "db", "db_catalogue", "db_jobs"},
     "vk_functions": SHARED | {"config"},
     "outbox": SHARED | {"config", "db_models", "db_functions", "vk_functions"},
     "loop": SHARED | {"config", "db_models", "db", "db_catalogue", "db_functions", "vk_functions", "outbox"},
