@@ -222,6 +222,11 @@ class OutboxSender(threading.Thread):
     def _give_up(self, session: Session, row, outcome: Delivery) -> None:
         """Failed for good; a card edit's fallback text goes as a new message instead."""
         dbf.mark_failed(session, row.id, outcome.error)
+        if outcome.code == FORBIDDEN_CODE and row.peer_id > 0:
+            # VK says the user does not allow messages: remembered like a message_deny, so what
+            # waits for them and what comes later is not tried (no storm of 901) until they write
+            dbf.note_user(session, row.peer_id, messages_allowed=False)
+            dbf.drop_pending_to(session, row.peer_id, "the user does not allow messages (901)")
         fallback = row.fallback_text if row.kind == ReplyKind.EDIT else None
         if fallback:
             dbf.enqueue(session, [Reply.send(row.peer_id, fallback)])

@@ -102,6 +102,18 @@ def test_a_user_who_denied_gets_nothing_until_they_allow_again(emu, bot, custome
     assert f"№{first}" in customer.last.text and sends_to(emu, CUSTOMER_ID) == before + 1
 
 
+def test_without_the_deny_event_one_901_is_enough(emu, bot, customer, managers):
+    first, second = order_a_service(customer), order_a_service(customer)
+    emu.set_allows_messages(CUSTOMER_ID, False)  # message_deny is off: the bot is not told
+    before = sends_to(emu, CUSTOMER_ID)
+    managers[0].presses(msg.BTN_CONFIRM)  # the newest card: the second order; VK answers 901
+    assert status_of(bot, second) == "confirmed" and sends_to(emu, CUSTOMER_ID) == before + 1
+    card = card_of(emu, MANAGER, first)
+    reject = next(b for b in buttons_of(card) if b["label"] == msg.BTN_REJECT)
+    bot.settle(emu.press_callback(MANAGER, json.loads(reject["payload"]), card.conversation_message_id))
+    assert status_of(bot, first) == "rejected" and sends_to(emu, CUSTOMER_ID) == before + 1  # not tried again
+
+
 def test_writing_again_allows_replies_again(emu, bot, customer):
     consent_events_on(emu)
     customer.says("Привет")
