@@ -87,7 +87,7 @@ class ReplyKind(StrEnum):
 
 @dataclass(frozen=True)
 class Incoming:
-    """One event from VK, already parsed and validated by vk_functions.parse_event."""
+    """One event from VK, already parsed and validated by vk_events.parse_event."""
 
     kind: Literal["message", "callback", "allow", "deny", "other"]  # allow/deny: message_allow/_deny
     event_id: str

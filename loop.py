@@ -30,8 +30,9 @@ from db_models import utcnow
 from dialogue import Context, Conversation, Effect, Incoming, Outcome, Reply, State
 from keyboard import without_callbacks
 from outbox import OutboxSender
-from vk_functions import (Backoff, LongPoll, VkClient, VkUnavailable, check_longpoll, check_token, describe,
-                          group_of, managers_not_allowing, parse_event)
+from vk_events import LongPoll, group_of, parse_event
+from vk_functions import (Backoff, VkClient, VkUnavailable, check_longpoll, check_token, describe,
+                          managers_not_allowing)
 
 log = logging.getLogger("bot")
 EVENT_MEMORY = timedelta(days=3)  # VK never re-delivers an update older than this

@@ -1,6 +1,7 @@
-"""The only module that talks to VK: the API client, the long poll, the parser of raw
-events, the delivery of replies (plain reply values: the outbox rows outbox.py reads, or
-dialogue.Reply), and the start-up checks. No database here: outbox.py records deliveries.
+"""The VK API side of the bot: the client (pacing, bounded retries), the delivery of replies
+(plain reply values: the outbox rows outbox.py reads, or dialogue.Reply) with VK's errors
+sorted by meaning, and the start-up checks. What VK sends (the long poll, parsing updates)
+is vk_events.py. No database here: outbox.py records deliveries.
 
 vk_api is used as it is, through its public parts: `VkApiGroup` (a community token's
 20 requests a second), its `session` parameter (a requests session of ours that points
@@ -11,26 +12,23 @@ from __future__ import annotations
 import json
 import logging
 import random
-import re
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
 
 import requests
 import vk_api
-from vk_api.bot_longpoll import VkBotLongPoll
 from vk_api.exceptions import ApiError, ApiHttpError
 
 from config import Settings
-from dialogue import Incoming, ReplyKind
+from dialogue import ReplyKind
 
 log = logging.getLogger("vk")
 
 VK_METHOD_URL = "https://api.vk.ru/method/"
-CHAT_PEER_START = 2_000_000_000
 # VK's errors sorted by what they mean for a request (the codes: ../shared/vk-api-schema/errors.json).
 RETRIABLE_CODES = {6, 10}  # too many requests per second; VK's internal error: retry soon
 FLOOD_CODE = 9  # flood control (too many same messages): retry later, after a longer pause
@@ -124,6 +122,13 @@ def describe(exc: Exception) -> str:
     return str(exc) if isinstance(exc, VkUnavailable) else type(exc).__name__
 
 
+def int_or(value, default: int = 0) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
 @dataclass
 class Backoff:
     first: float = 0.2
@@ -159,111 +164,6 @@ class VkClient:
                 log.warning("%s failed (%s), retry %d of %d", method, describe(exc), attempt + 1, attempts - 1)
                 self.sleep(self.backoff.delay(attempt))
         raise AssertionError("unreachable")
-
-
-# --- Parsing raw events -------------------------------------------------------------
-def _payload(raw) -> tuple[Mapping | None, bool]:
-    """A payload as a dict: VK sends message.payload as a JSON string and
-    message_event.payload as an object. Anything else is reported as malformed."""
-    if raw is None or raw == "":
-        return None, False
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except (ValueError, RecursionError):  # RecursionError: nested deeper than json can go
-            return None, True
-    return (raw, False) if isinstance(raw, dict) else (None, True)
-
-
-def _int(value, default: int = 0) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
-
-
-def _attachment_types(message: Mapping) -> tuple[str, ...]:
-    items = message.get("attachments") or []
-    return tuple(str(a.get("type", "unknown")) for a in items if isinstance(a, Mapping))
-
-
-EVENT_ID = re.compile(r"[0-9A-Za-z_\-]{1,64}")
-
-
-def _event_id(value) -> str:
-    """VK's event ids are 40 hex digits; anything else is no id (and the event is not applied)."""
-    return value if isinstance(value, str) and EVENT_ID.fullmatch(value) else ""
-
-
-def group_of(raw) -> int | None:
-    """The community an update is for (None: not said, or not a number)."""
-    value = raw.get("group_id") if isinstance(raw, Mapping) else None
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def parse_event(raw: Mapping) -> Incoming:
-    """Turn a raw Bots Long Poll update into an Incoming; never raises on odd input."""
-    kind = raw.get("type") if isinstance(raw, Mapping) else None
-    obj = raw.get("object") if isinstance(raw, Mapping) else None
-    event_id = _event_id(raw.get("event_id")) if isinstance(raw, Mapping) else ""
-    obj = obj if isinstance(obj, Mapping) else {}
-    if kind == "message_new" and isinstance(obj.get("message"), Mapping):
-        return _parse_message(event_id, obj["message"], obj.get("client_info"))
-    if kind == "message_event":
-        return _parse_callback(event_id, obj)
-    if kind in ("message_allow", "message_deny") and _int(obj.get("user_id")) > 0:
-        user_id = _int(obj.get("user_id"))
-        return Incoming(kind="allow" if kind == "message_allow" else "deny", event_id=event_id,
-                        user_id=user_id, peer_id=user_id)
-    return Incoming(kind="other", event_id=event_id, user_id=0, peer_id=0)
-
-
-CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def clean_text(text) -> str:
-    """The customer's text without control characters (PostgreSQL refuses NUL in text and JSON)."""
-    return CONTROL_CHARS.sub("", text) if isinstance(text, str) else ""
-
-
-NOT_SUPPORTED_BUTTON = "not_supported_button"
-
-
-def _callbacks_shown(client_info) -> bool | None:
-    """Whether the user's client shows callback buttons (client_info.button_actions)."""
-    actions = client_info.get("button_actions") if isinstance(client_info, Mapping) else None
-    return "callback" in actions if isinstance(actions, list) else None
-
-
-def _parse_message(event_id: str, message: Mapping, client_info=None) -> Incoming:
-    payload, malformed = _payload(message.get("payload"))
-    peer_id = _int(message.get("peer_id"))
-    event = Incoming(
-        kind="message", event_id=event_id, user_id=_int(message.get("from_id")), peer_id=peer_id,
-        text=clean_text(message.get("text")), payload=payload, payload_malformed=malformed,
-        attachments=_attachment_types(message), cmid=_int(message.get("conversation_message_id")) or None,
-        from_chat=peer_id >= CHAT_PEER_START or peer_id <= 0, callbacks=_callbacks_shown(client_info),
-    )
-    if payload and payload.get("command") == NOT_SUPPORTED_BUTTON and payload.get("button_type") == "callback":
-        # A callback button pressed on a client that cannot send message_event: VK sends the
-        # press as a message carrying the button's payload. It is the press it stands for
-        # (rights are checked where the press is handled, as for any callback).
-        inner, bad = _payload(payload.get("payload"))
-        return replace(event, kind="callback", payload=inner, payload_malformed=bad, text="", callbacks=False)
-    return event
-
-
-def _parse_callback(event_id: str, obj: Mapping) -> Incoming:
-    payload, malformed = _payload(obj.get("payload"))
-    peer_id = _int(obj.get("peer_id"))
-    callback_id = obj.get("event_id")
-    return Incoming(
-        kind="callback", event_id=event_id, user_id=_int(obj.get("user_id")), peer_id=peer_id,
-        payload=payload, payload_malformed=malformed,
-        callback_id=callback_id if isinstance(callback_id, str) else None,
-        cmid=_int(obj.get("conversation_message_id")) or None,
-        from_chat=peer_id >= CHAT_PEER_START or peer_id <= 0,
-    )
 
 
 # --- Delivering replies ------------------------------------------------------------
@@ -328,7 +228,7 @@ def _peer_error(error) -> Delivery:
     """A peer_ids entry's error: {"code", "description"} in VK's schema, a plain string on
     dev.vk.com's page of messages.send. A string carries no code, so it reads as "never"."""
     if isinstance(error, Mapping):
-        code = _int(error.get("code"), None)
+        code = int_or(error.get("code"), None)
         return _error_delivery(code, f"VK error {code}: {error.get('description', '')}")
     return _error_delivery(None, f"VK error: {error}")
 
@@ -342,7 +242,7 @@ def _send_result(result) -> Delivery:
             return _odd_answer("a peer_ids entry that is not an object")
         if "error" in entry:
             return _peer_error(entry["error"])
-        return Delivery(DeliveryStatus.SENT, cmid=_int(entry.get("conversation_message_id")) or None)
+        return Delivery(DeliveryStatus.SENT, cmid=int_or(entry.get("conversation_message_id")) or None)
     if isinstance(result, int) and not isinstance(result, bool):
         return Delivery(DeliveryStatus.SENT)
     return _odd_answer(type(result).__name__)
@@ -407,7 +307,7 @@ def _batch_result(method: str, result, errors: dict[str, deque]) -> Delivery:
     if not waiting:
         return _odd_answer("a failed call without its error")
     error = waiting.popleft()
-    code = _int(error.get("error_code"), None)
+    code = int_or(error.get("error_code"), None)
     return _error_delivery(code, f"VK error {code}: {error.get('error_msg', '')}")
 
 
@@ -424,121 +324,6 @@ def take_batch(rows: list, max_calls: int = EXECUTE_MAX_CALLS) -> list:
         batch.append(row)
         peers.add(row.peer_id)
     return batch
-
-
-# --- Long poll ------------------------------------------------------------------------
-class LongPoll(VkBotLongPoll):
-    """vk_api's Bots Long Poll that also renews its key before it can go stale and gives
-    back the raw updates (the bot parses them itself, tolerantly)."""
-
-    __slots__ = ("renew_after", "renewed_at", "margin")
-
-    def __init__(self, client: VkClient, wait: int, renew_after: float = 600.0, margin: float = 5.0):
-        self.renew_after = renew_after
-        self.margin = margin
-        self.renewed_at = time.monotonic()
-        super().__init__(client.vk, client.group_id, wait=wait)
-
-    def update_longpoll_server(self, update_ts=True):
-        super().update_longpoll_server(update_ts)
-        self.renewed_at = time.monotonic()
-
-    def _parse_event(self, raw_event):
-        return raw_event
-
-    def check(self):
-        if time.monotonic() - self.renewed_at > self.renew_after:
-            log.info("renewing the long poll key before it goes stale")
-            self.update_longpoll_server(update_ts=False)  # keep ts: nothing is skipped
-        return self._check()
-
-    def _check(self) -> list:
-        # vk_api's check() with our watchdog margin: a poll that neither answers nor fails
-        # within wait + margin raises a Timeout, and the loop asks for a new server.
-        params = {"act": "a_check", "key": self.key, "ts": self.ts, "wait": self.wait}
-        response = read_poll_answer(self.session.get(self.url, params=params, timeout=self.wait + self.margin).text)
-        if "failed" not in response:
-            self.ts = response["ts"]
-            return list(response.get("updates") or [])
-        return self._recover(response)
-
-    def _recover(self, response: Mapping) -> list:
-        code = response.get("failed")
-        if code == 1:  # history outdated or partly lost: go on from the ts VK gives
-            log.warning("long poll failed=1: going on from the ts VK gives; events before it may have been lost")
-            self.ts = response.get("ts", self.ts)
-        elif code == 3:  # VK: the information is lost, take a new key AND a new ts
-            log.warning("long poll failed=3: VK lost this poll's history; going on from a new key and ts, "
-                        "events that came meanwhile may have been lost")
-            self.update_longpoll_server(update_ts=True)
-        else:  # 2: the key expired. Our ts is still good: keeping it loses nothing.
-            log.info("long poll failed=%s: taking a new key", code)
-            self.update_longpoll_server(update_ts=False)
-        return []
-
-
-def read_poll_answer(text: str) -> dict:
-    """The long poll's answer as a dict. An answer nested deeper than json can parse (a hostile
-    payload object) is split without recursion: `ts` and `failed` read, each update parsed on its
-    own, and an update that cannot be parsed skipped with one log line, so it costs only itself."""
-    try:
-        answer = json.loads(text)
-    except RecursionError:
-        answer = _split_poll_answer(text)
-    if not isinstance(answer, dict) or not ("ts" in answer or "failed" in answer):
-        raise ValueError("long poll answered with something other than an answer object")
-    return answer
-
-
-_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\],:]')
-
-
-def _split_poll_answer(text: str) -> dict:
-    """A top-level object's values, with `updates` kept as a list of separately parsed items."""
-    answer: dict = {}
-    depth, key, candidate, start, item = 0, None, None, 0, None
-    updates: list[str] = []
-    for token in _JSON_TOKENS.finditer(text):
-        tok = token.group()
-        if tok[0] == '"':
-            if depth == 1 and key is None:
-                candidate = tok
-        elif tok == ":" and depth == 1 and key is None and candidate is not None:
-            key, start, candidate = json.loads(candidate), token.end(), None
-        elif tok in "{[":
-            depth += 1
-            if depth == 2 and key == "updates":
-                item = token.end()
-        elif tok in "}]":
-            if depth == 2 and key == "updates" and item is not None:
-                updates.append(text[item:token.start()])
-                item = None
-            depth -= 1
-            if depth == 0 and key is not None:
-                answer[key], key = _top_value(key, text[start:token.start()], updates), None
-        elif tok == ",":
-            if depth == 2 and key == "updates" and item is not None:
-                updates.append(text[item:token.start()])
-                item = token.end()
-            elif depth == 1 and key is not None:
-                answer[key], key = _top_value(key, text[start:token.start()], updates), None
-    return answer
-
-
-def _top_value(key: str, raw: str, updates: list[str]):
-    if key != "updates":
-        try:
-            return json.loads(raw)
-        except (ValueError, RecursionError):
-            return None
-    parsed = []
-    for number, item in enumerate(u for u in updates if u.strip()):
-        try:
-            parsed.append(json.loads(item))
-        except (ValueError, RecursionError):
-            log.warning("long poll update %d of this answer cannot be read (%d characters, nested too deep "
-                        "or malformed): skipped", number + 1, len(item))
-    return parsed
 
 
 # --- Start-up checks ---------------------------------------------------------------
@@ -558,7 +343,7 @@ def check_token(client: VkClient) -> None:
 
 def _version_tuple(text: str) -> tuple[int, int]:
     major, _, minor = str(text).partition(".")
-    return _int(major), _int(minor)
+    return int_or(major), int_or(minor)
 
 
 def check_longpoll(client: VkClient) -> None:

@@ -20,7 +20,7 @@ from db_models import Outbox
 from loop import Bot
 from main import build_bot
 from vk_emulator import VKEmulator
-from vk_functions import parse_event
+from vk_events import parse_event
 
 USER = 777
 OTHER_CUSTOMER = 778

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PURE = {"messages", "slots", "keyboard", "catalogue", "planning", "dates"}
 SHARED = PURE | {"dialogue"}
 STORAGE = {"config", "db_models", "db", "db_catalogue", "db_jobs", "db_functions"}
-ADAPTERS = STORAGE | {"vk_functions", "outbox", "loop"}
+ADAPTERS = STORAGE | {"vk_functions", "vk_events", "outbox", "loop"}
 
 # Every top-level module, and the project modules it may import. A new module must be placed here.
 ALLOWED: dict[str, set[str]] = {
@@ -38,8 +38,10 @@ ALLOWED: dict[str, set[str]] = {
     "db_jobs": {"planning", "db_models", "db"},
     "db_functions": SHARED | {"db_models", "db", "db_catalogue", "db_jobs"},
     "vk_functions": SHARED | {"config"},
+    "vk_events": SHARED | {"vk_functions"},
     "outbox": SHARED | {"config", "db_models", "db_functions", "vk_functions"},
-    "loop": SHARED | {"config", "db_models", "db", "db_catalogue", "db_functions", "vk_functions", "outbox"},
+    "loop": SHARED | {"config", "db_models", "db", "db_catalogue", "db_functions", "vk_functions", "vk_events",
+                      "outbox"},
     "sandbox": SHARED | ADAPTERS | {"vk_emulator"},
     "main": SHARED | ADAPTERS | {"handlers", "services", "booking", "orders", "sandbox"},
     "vk_emulator": set(),  # a stand-in for VK: knows nothing of the bot
@@ -48,6 +50,7 @@ ALLOWED: dict[str, set[str]] = {
 FORBIDDEN_PACKAGES = {
     **{name: {"sqlalchemy", "vk_api", "requests"} for name in SHARED | {"services", "booking", "orders", "handlers"}},
     "vk_functions": {"sqlalchemy"},
+    "vk_events": {"sqlalchemy"},
 }
 MAX_LINES = 600
 MAX_HANDLERS_LINES = 400

@@ -8,7 +8,7 @@ import pytest
 import dialogue as d
 import keyboard as kb
 import main
-from vk_functions import group_of, parse_event, read_poll_answer
+from vk_events import group_of, parse_event, read_poll_answer
 
 DECIDE = {"cmd": "decide", "o": 7, "d": "ok"}
 

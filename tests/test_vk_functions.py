@@ -6,7 +6,8 @@ import requests
 from vk_api.exceptions import ApiError
 
 import dialogue as d
-from vk_functions import Backoff, is_retriable, parse_event, reply_params
+from vk_events import parse_event
+from vk_functions import Backoff, is_retriable, reply_params
 
 
 def message_new(**message):
