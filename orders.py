@@ -23,6 +23,7 @@ from dialogue import (CANCELLABLE, UTC, Booked, BookTable, CancelOrder, Context,
 MY_ORDERS_PAGE = kb.ORDERS_PER_PAGE
 MAX_PAGE = 100_000  # a forged page number beyond any list is the first page, never a huge OFFSET
 LIST_LIMIT = 20
+MAX_REASON = 1000  # a reject reason kept whole up to this, then cut at a word, marked, and the manager told
 MAX_CARD = 4000  # the card before its decision lines; VK refuses messages over 9000 characters (914)
 
 
@@ -209,7 +210,11 @@ def step_mgr_reason(event: Incoming, draft: ReasonDraft, ctx: Context) -> Outcom
         return stay()
     if draft.order is None:
         return to_menu(msg.MENU)
-    return Outcome(state=State.MENU, data={}, effects=(SetRejectReason(draft.order, event.user_id, reason[:1000]),))
+    reason, cut = services.cut_at_word(reason, MAX_REASON)
+    note = (say(event, msg.REASON_CUT.format(limit=MAX_REASON)),) if cut else ()
+    reason += msg.TASK_CUT_MARK if cut else ""
+    return Outcome(replies=note, state=State.MENU, data={},
+                   effects=(SetRejectReason(draft.order, event.user_id, reason),))
 
 
 def screen_mgr_reason(draft: ReasonDraft, ctx: Context) -> tuple[str, str]:

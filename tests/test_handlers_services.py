@@ -504,6 +504,15 @@ def test_reason_step():
     assert manager.says("Без причины").replies[0].text == msg.NO_REASON_OK and manager.out.effects == ()
 
 
+def test_a_long_reason_is_cut_at_a_word_marked_and_the_manager_told():
+    manager = Chat(user_id=MANAGER)
+    manager.dialogue = d.Conversation(d.State.MGR_REASON, {"order": 17})
+    out = manager.says("слово " * 400)  # 2,400 characters
+    [effect] = out.effects
+    assert effect.reason.endswith("слово" + msg.TASK_CUT_MARK) and len(effect.reason) <= 1000 + len(msg.TASK_CUT_MARK)
+    assert out.replies[0].text == msg.REASON_CUT.format(limit=1000)
+
+
 def test_reason_follow_up():
     done = change(d.Status.REJECTED, reject_reason="Нет дизайнеров")
     out = h.follow_up(d.SetRejectReason(17, MANAGER, "Нет дизайнеров"), done, press({}), ctx_with())
