@@ -4,12 +4,14 @@ marked done in the transaction that stores what the job said. Like db_functions,
 function takes the session and never commits."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
+from datetime import datetime
 
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from db import dialect_insert
-from db_models import Job, utcnow
+from db_models import Booking, CatalogueState, Job, Order, utcnow
 from planning import JobPlan
 
 
@@ -25,3 +27,47 @@ def plan_jobs(session: Session, plans: Iterable[JobPlan]) -> int:
                                                     where=Job.__table__.c.due_at != statement.excluded.due_at)
         changed += session.execute(statement).rowcount
     return changed
+
+
+def plan_once(session: Session, plan: JobPlan) -> bool:
+    """Insert the plan unless a job of that kind and subject exists (done or not): the digest of
+    a day is planned once, even if DIGEST_TIME changes later that day."""
+    statement = dialect_insert(session, Job).values(kind=plan.kind, subject=plan.subject, due_at=plan.due_at,
+                                                    created_at=utcnow())
+    return session.execute(statement.on_conflict_do_nothing(index_elements=["kind", "subject"])).rowcount > 0
+
+
+# --- The runner's queries (jobs.py) ------------------------------------------------------
+def claim_due(session: Session, now: datetime, skip: Collection[int] = ()) -> Job | None:
+    """The oldest due job not done (and not in `skip`), locked for this transaction. On
+    PostgreSQL FOR UPDATE SKIP LOCKED: a job another process holds is passed over, so two bot
+    processes never run one job; SQLite's BEGIN IMMEDIATE runs the transactions one at a time,
+    and the done_at IS NULL check then sees the other's work."""
+    query = select(Job).where(Job.done_at.is_(None), Job.due_at <= now)
+    if skip:
+        query = query.where(Job.id.not_in(list(skip)))
+    query = query.order_by(Job.due_at, Job.id).limit(1).with_for_update(skip_locked=True)
+    return session.scalars(query.execution_options(populate_existing=True)).one_or_none()
+
+
+def mark_job(session: Session, job_id: int, result: str, now: datetime) -> None:
+    session.execute(update(Job).where(Job.id == job_id).values(done_at=now, result=result))
+
+
+def postpone_job(session: Session, job_id: int, due_at: datetime, result: str | None = None) -> None:
+    """Due later, not done: quiet hours, or a retry after a failure (result "retry N")."""
+    session.execute(update(Job).where(Job.id == job_id, Job.done_at.is_(None)).values(due_at=due_at, result=result))
+
+
+def next_due(session: Session) -> datetime | None:
+    return session.scalar(select(func.min(Job.due_at)).where(Job.done_at.is_(None)))
+
+
+def no_shows(session: Session, user_id: int, since: datetime) -> int:
+    """How many of the customer's bookings starting since `since` the managers marked as not come."""
+    return session.scalar(select(func.count()).select_from(Order).join(Booking, Booking.order_id == Order.id).where(
+        Order.user_id == user_id, Order.visit == "no_show", Booking.starts_at >= since)) or 0
+
+
+def catalogue_version(session: Session) -> int | None:
+    return session.scalar(select(CatalogueState.version))

@@ -24,7 +24,7 @@ import keyboard as kb
 import messages as msg
 import slots
 from catalogue import Restaurant, Service, TableType
-from planning import JobPlan, Timing
+from planning import POSTPONE, JobPlan, Timing
 
 UTC = timezone.utc
 
@@ -313,6 +313,20 @@ class PlanJobs(Effect):
     """Plan (or move) jobs (planning.order_plans says which and when); the runner does them."""
 
     plans: tuple[JobPlan, ...]
+
+
+@dataclass(frozen=True)
+class JobDecision:
+    """What a due job does (aftercare decides, jobs.py applies): its result (planning.DONE,
+    DROPPED, SKIPPED, or POSTPONE with the new `due_at`) and, when done, what it says and stores."""
+
+    result: str
+    outcome: Outcome = Outcome()
+    due_at: datetime | None = None
+
+    @classmethod
+    def postpone(cls, due_at: datetime) -> JobDecision:
+        return cls(POSTPONE, due_at=due_at)
 
 
 @dataclass(frozen=True)

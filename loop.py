@@ -28,6 +28,7 @@ import db_functions as dbf
 from config import Settings
 from db_models import utcnow
 from dialogue import Context, Conversation, Effect, Incoming, Outcome, Reply, State
+from jobs import JobRunner
 from keyboard import without_callbacks
 from outbox import OutboxSender
 from vk_events import LongPoll, group_of, parse_event
@@ -277,16 +278,19 @@ def prune(sessions: sessionmaker[Session]) -> None:
 # --- the bot -------------------------------------------------------------------------------
 class Bot:
     """The loop: poll, apply each event in its own transaction, wake the sender, store the
-    position; an event that fails is apologised for, and the loop goes on."""
+    position; an event that fails is apologised for, and the loop goes on. The sender and the
+    job runner (if given) run beside it, started and stopped with it."""
 
     def __init__(self, settings: Settings, sessions: sessionmaker[Session], client: VkClient, decider: Decider,
                  sender: OutboxSender | None = None, reconnect: Backoff | None = None,
-                 clock: Callable[[], datetime] | None = None):
+                 clock: Callable[[], datetime] | None = None, events: EventApplier | None = None,
+                 jobs: JobRunner | None = None):
         self.settings, self.sessions, self.client, self.decider = settings, sessions, client, decider
         self.sender = sender or OutboxSender(client, sessions)
+        self.jobs = jobs
         self.stopping = threading.Event()
         reconnect = reconnect or Backoff(first=1.0, cap=60.0)
-        self.events = EventApplier(settings, decider, clock or utcnow)
+        self.events = events or EventApplier(settings, decider, clock or utcnow)
         self.work = UnitOfWork(sessions, self.stopping, reconnect)
         self.poller = Poller(client, sessions, settings, self.stopping, reconnect)
         self.connected = self.poller.connected
@@ -338,6 +342,8 @@ class Bot:
     def run(self) -> None:
         """Poll and handle until stop(); the batch in hand is always finished."""
         self.sender.start()
+        if self.jobs is not None:
+            self.jobs.start()
         last_prune: float | None = None
         try:
             while not self.stopping.is_set():
@@ -357,6 +363,9 @@ class Bot:
                     self.handle(raw)
                 self.poller.save_position()
         finally:
+            if self.jobs is not None:  # before the sender: what the last job said still goes out
+                self.jobs.stop()
+                self.jobs.join(timeout=30)
             self.sender.stop()
             self.sender.join(timeout=30)
             log.info("stopped")

@@ -18,12 +18,15 @@ from datetime import datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
+import aftercare
 import catalogue
 import db
 import db_catalogue as dbc
 import handlers
 from config import Settings, SettingsError, load_settings
-from loop import Bot, Decider, StopPolling, prepare_database, startup_checks
+from db_models import utcnow
+from jobs import JobRunner
+from loop import Bot, Decider, EventApplier, StopPolling, prepare_database, startup_checks
 from outbox import OutboxSender
 from vk_functions import Backoff, StartupProblem, VkClient, VkUnavailable
 
@@ -83,14 +86,17 @@ def build_bot(settings: Settings, client: VkClient | None = None, *, retry: Back
               idle_wait: float = 5.0, batching: bool = True, reconnect: Backoff | None = None,
               clock: Callable[[], datetime] | None = None) -> Bot:
     """The bot as every caller runs it (this process, the sandbox, the tests, the benchmark):
-    the database prepared, the VK client, the sender, and the handlers deciding. The keyword
-    arguments tune the sender (retry, idle_wait, batching) and the loop (reconnect, clock)."""
+    the database prepared, the VK client, the sender, the job runner, and the handlers and
+    aftercare deciding. The keyword arguments tune the sender (retry, idle_wait, batching) and
+    the loop (reconnect, clock: "now" for the handlers and the jobs alike, so tests move time)."""
     sessions, summary = prepare_database(settings)
     log.info("%s", describe_sync(settings, summary))
     client = client or VkClient(settings)
     sender = OutboxSender(client, sessions, retry=retry, idle_wait=idle_wait, batching=batching)
     decider = Decider(handlers.dispatch, handlers.follow_up, handlers.apology)
-    return Bot(settings, sessions, client, decider, sender=sender, reconnect=reconnect, clock=clock)
+    events = EventApplier(settings, decider, clock or utcnow)
+    jobs = JobRunner(sessions, events, aftercare.decide, sender)
+    return Bot(settings, sessions, client, decider, sender=sender, reconnect=reconnect, events=events, jobs=jobs)
 
 
 def install_signal_handlers(bot: Bot) -> None:

@@ -19,6 +19,12 @@ GUEST_REMINDER = "remind_{minutes}m"
 VISIT = "visit"  # the managers mark the guest came or not
 DIGEST = "digest"  # subject: the local day, yyyymmdd
 VISIT_AFTER = timedelta(minutes=30)  # after a booking's start, the managers' card asks about the visit
+QUIET_BOUND = frozenset({MANAGER_REMINDER, DIGEST})  # never in quiet hours: postponed to their end
+
+# What became of a due job (jobs.result): done, dropped (its moment is gone), skipped (the order
+# no longer needs it), failed (given up after retries); "retry N" while it waits for a retry.
+DONE, DROPPED, SKIPPED, FAILED, POSTPONE = "done", "dropped", "skipped", "failed", "postpone"
+RETRY = "retry {attempts}"
 
 
 @dataclass(frozen=True)

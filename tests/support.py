@@ -98,6 +98,12 @@ class RunningBot:
         self.stop()
         self.start()
 
+    def run_jobs(self, timeout: float = 10.0) -> None:
+        """One cycle of the job runner at the clock's "now", and every reply it stored delivered."""
+        self.bot.jobs.wake()
+        assert self.bot.jobs.idle.wait(timeout), "the job runner did not finish its cycle in time"
+        assert self.bot.sender.idle.wait(timeout), "replies were not delivered in time"
+
     def settle(self, event: dict, timeout: float = 10.0) -> None:
         """Wait until the bot applied `event` and delivered every reply it is due to send."""
         assert self.bot.wait_processed(event["event_id"], timeout), f"event not processed: {event['type']}"

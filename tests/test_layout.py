@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PURE = {"messages", "slots", "keyboard", "catalogue", "planning", "dates"}
 SHARED = PURE | {"dialogue"}
 STORAGE = {"config", "db_models", "db", "db_catalogue", "db_jobs", "db_functions"}
-ADAPTERS = STORAGE | {"vk_functions", "vk_events", "outbox", "loop"}
+ADAPTERS = STORAGE | {"vk_functions", "vk_events", "outbox", "jobs", "loop"}
 
 # Every top-level module, and the project modules it may import. A new module must be placed here.
 ALLOWED: dict[str, set[str]] = {
@@ -30,7 +30,8 @@ ALLOWED: dict[str, set[str]] = {
     "services": SHARED,
     "booking": SHARED | {"services"},
     "orders": SHARED | {"services", "booking"},
-    "handlers": SHARED | {"services", "booking", "orders"},
+    "aftercare": SHARED | {"services", "booking", "orders"},
+    "handlers": SHARED | {"services", "booking", "orders", "aftercare"},
     "config": SHARED,
     "db_models": SHARED,
     "db": SHARED | {"db_models"},
@@ -40,15 +41,17 @@ ALLOWED: dict[str, set[str]] = {
     "vk_functions": SHARED | {"config"},
     "vk_events": SHARED | {"vk_functions"},
     "outbox": SHARED | {"config", "db_models", "db_functions", "vk_functions"},
+    "jobs": SHARED | {"config", "db_models", "db", "db_functions", "db_jobs", "vk_functions", "outbox"},
     "loop": SHARED | {"config", "db_models", "db", "db_catalogue", "db_functions", "vk_functions", "vk_events",
-                      "outbox"},
+                      "outbox", "jobs"},
     "sandbox": SHARED | ADAPTERS | {"vk_emulator"},
-    "main": SHARED | ADAPTERS | {"handlers", "services", "booking", "orders", "sandbox"},
+    "main": SHARED | ADAPTERS | {"handlers", "services", "booking", "orders", "aftercare", "sandbox"},
     "vk_emulator": set(),  # a stand-in for VK: knows nothing of the bot
 }
 # Third-party packages a layer must not reach for.
 FORBIDDEN_PACKAGES = {
-    **{name: {"sqlalchemy", "vk_api", "requests"} for name in SHARED | {"services", "booking", "orders", "handlers"}},
+    **{name: {"sqlalchemy", "vk_api", "requests"}
+       for name in SHARED | {"services", "booking", "orders", "aftercare", "handlers"}},
     "vk_functions": {"sqlalchemy"},
     "vk_events": {"sqlalchemy"},
 }
