@@ -19,11 +19,11 @@ import db_jobs
 import slots
 from db import dialect_insert
 from db_catalogue import CATALOGUE_ROW, CatalogueSnapshot, active_tables
-from db_models import (BotMeta, Booking, CatalogueState, Contact, DialogueRow, DiningTable, Order, Outbox, PollState,
-                       ProcessedEvent, VkUser, utcnow)
+from db_models import (BotMeta, Booking, CatalogueState, Contact, DialogueRow, DiningTable, Job, Order, Outbox,
+                       PollState, ProcessedEvent, VkUser, utcnow)
 from dialogue import (CANCELLABLE, BookingInfo, Booked, BookTable, CancelOrder, Conversation, CreateOrder, Decide,
                       Effect, Incoming, OrderChange, OrderInfo, OrderKind, OutboxStatus, PlanJobs, Reply, ReplyKind,
-                      SavedContact, SetRejectReason, State, Status, Warn)
+                      Reschedule, SavedContact, SetRejectReason, State, Status, Warn)
 
 log = logging.getLogger("bot")
 
@@ -101,11 +101,49 @@ def _conversation(state: str, data: Mapping | None) -> Conversation:
         return Conversation(State.MENU, {})
 
 
-def save_dialogue(session: Session, user_id: int, state: State, data: Mapping) -> None:
-    """Insert or update the user's dialogue in one statement."""
-    values = {"state": str(state), "data": dict(data), "updated_at": utcnow()}
+def save_dialogue(session: Session, user_id: int, state: State, data: Mapping, now: datetime | None = None) -> None:
+    """Insert or update the user's dialogue in one statement. Back in the menu the nudge mark is
+    cleared, so the next draft may be nudged once again (drafts.py)."""
+    values = {"state": str(state), "data": dict(data), "updated_at": now or utcnow()}
+    if state == State.MENU:
+        values["nudged_at"] = None
     statement = dialect_insert(session, DialogueRow).values(user_id=user_id, **values)
     session.execute(statement.on_conflict_do_update(index_elements=["user_id"], set_=values))
+
+
+def stale_dialogues(session: Session, nudge_before: datetime | None, drop_before: datetime,
+                    never_nudged: Sequence[str], limit: int) -> list[tuple]:
+    """Dialogues away from the menu due a nudge (unchanged since `nudge_before`, not nudged, not
+    a state in `never_nudged`; None: nobody is nudged now) or a drop (unchanged since
+    `drop_before`), oldest first: (user_id, state, updated_at, nudged_at)."""
+    due = DialogueRow.updated_at <= drop_before
+    if nudge_before is not None:
+        due = due | ((DialogueRow.updated_at <= nudge_before) & DialogueRow.nudged_at.is_(None)
+                     & DialogueRow.state.not_in(never_nudged))
+    query = (select(DialogueRow.user_id, DialogueRow.state, DialogueRow.updated_at, DialogueRow.nudged_at)
+             .where(DialogueRow.state != State.MENU, due).order_by(DialogueRow.updated_at).limit(limit))
+    return [tuple(row) for row in session.execute(query)]
+
+
+def mark_nudged(session: Session, user_ids: Sequence[int], before: datetime, now: datetime) -> list[int]:
+    """Mark these dialogues nudged, if they are still the stale drafts they were read as (the
+    user may have written meanwhile); the ones marked."""
+    if not user_ids:
+        return []
+    statement = (update(DialogueRow).where(DialogueRow.user_id.in_(user_ids), DialogueRow.state != State.MENU,
+                                           DialogueRow.nudged_at.is_(None), DialogueRow.updated_at <= before)
+                 .values(nudged_at=now).returning(DialogueRow.user_id).execution_options(synchronize_session=False))
+    return list(session.scalars(statement))
+
+
+def drop_drafts(session: Session, user_ids: Sequence[int], before: datetime, now: datetime) -> int:
+    """Back to the menu with nothing kept, for drafts still unchanged since `before`."""
+    if not user_ids:
+        return 0
+    statement = (update(DialogueRow).where(DialogueRow.user_id.in_(user_ids), DialogueRow.updated_at <= before)
+                 .values(state=str(State.MENU), data={}, nudged_at=None, updated_at=now)
+                 .execution_options(synchronize_session=False))
+    return session.execute(statement).rowcount or 0
 
 
 # --- What VK told about users --------------------------------------------------------
@@ -196,7 +234,7 @@ def card_cmids(session: Session, order_id: int) -> dict[int, int]:
     """Each manager's delivered card for an order, as peer_id -> conversation message id."""
     query = select(Outbox.peer_id, Outbox.result_cmid).where(
         Outbox.card_order_id == order_id, Outbox.kind == ReplyKind.SEND, Outbox.result_cmid.is_not(None)
-    )
+    ).order_by(Outbox.id)  # a moved booking's newer card wins
     return {peer: cmid for peer, cmid in session.execute(query)}
 
 
@@ -244,10 +282,14 @@ def _book(session: Session, effect: BookTable, event: Incoming, now: datetime) -
     return book_table(session, effect, event.user_id, now)
 
 
+def _reschedule(session: Session, effect: Reschedule, event: Incoming, now: datetime) -> Booked:
+    return reschedule(session, effect, now)
+
+
 # How each kind of effect is stored: (session, effect, event, now) -> what its follow-up needs.
 STORES: dict[type[Effect], Callable[[Session, Any, Incoming, datetime], object]] = {
     Warn: _warn, CreateOrder: _create_order, Decide: _decide, CancelOrder: _cancel, SetRejectReason: _reason,
-    BookTable: _book, PlanJobs: _plan,
+    BookTable: _book, PlanJobs: _plan, Reschedule: _reschedule,
 }
 
 
@@ -384,19 +426,19 @@ class SessionView:
 # --- Table booking ------------------------------------------------------------------------------
 
 
-def busy_between(session: Session, start: datetime, end: datetime) -> list[slots.Busy]:
-    """Active bookings overlapping [start, end)."""
+def busy_between(session: Session, start: datetime, end: datetime, but: int | None = None) -> list[slots.Busy]:
+    """Active bookings overlapping [start, end), but the booking of order `but` (one being moved)."""
     query = select(Booking.table_id, Booking.starts_at, Booking.ends_at).where(
-        Booking.active.is_(True), Booking.starts_at < end, Booking.ends_at > start)
+        Booking.active.is_(True), Booking.starts_at < end, Booking.ends_at > start, Booking.order_id != (but or 0))
     return [slots.Busy(table_id, s, e) for table_id, s, e in session.execute(query)]
 
 
-def lock_tables(session: Session, effect: BookTable) -> None:
+def lock_tables(session: Session, type_key: str, party: int) -> None:
     """Lock the tables this booking could take (PostgreSQL: FOR UPDATE, in id order), so two
     bookings that could collide run one after the other: two inserts racing inside the
     exclusion check would otherwise deadlock. SQLite's BEGIN IMMEDIATE already serialises."""
     session.execute(select(DiningTable.id).where(
-        DiningTable.active.is_(True), DiningTable.type_key == effect.type_key, DiningTable.seats >= effect.party,
+        DiningTable.active.is_(True), DiningTable.type_key == type_key, DiningTable.seats >= party,
     ).order_by(DiningTable.id).with_for_update())
 
 
@@ -406,7 +448,7 @@ def book_table(session: Session, effect: BookTable, user_id: int, now: datetime)
     refuses it all the same (PostgreSQL's exclusion constraint, SQLite's trigger: the guarantee
     does not rest on the lock) only the savepoint is undone and the next free table is tried.
     None: nothing is free."""
-    lock_tables(session, effect)
+    lock_tables(session, effect.type_key, effect.party)
     tables = active_tables(session)
     for _ in range(len(tables)):  # each refusal means one more table taken: this ends
         table = slots.pick_table(effect.start, tables, busy_between(session, effect.start, effect.end),
@@ -433,6 +475,51 @@ def _insert_booking(session: Session, effect: BookTable, table: slots.Table, use
                         party=effect.party, active=True))
     session.flush()
     return order
+
+
+def reschedule(session: Session, effect: Reschedule, now: datetime) -> Booked:
+    """Move the customer's upcoming booking in place, as book_table books: the order row and the
+    candidate tables (its table's type, its party) locked, a free table picked for the same
+    length (the booking itself not counted as taken), the booking row updated in a savepoint, so
+    if the database refuses the new slot (exclusion constraint, SQLite's update trigger) the row
+    stays as it was and the next table is tried. Booked(None): nothing free, nothing changed."""
+    row = session.scalars(select(Order).where(Order.id == effect.order_id, Order.user_id == effect.user_id)
+                          .with_for_update().execution_options(populate_existing=True)).one_or_none()
+    held = session.execute(select(Booking, DiningTable.type_key).join(DiningTable, Booking.table_id == DiningTable.id)
+                           .where(Booking.order_id == effect.order_id, Booking.active.is_(True))).one_or_none()
+    if row is None or row.status not in CANCELLABLE or held is None or held[0].starts_at <= now:
+        return Booked(OrderChange(False, order_info(row) if row else None))
+    booking, type_key = held
+    end = effect.start + (booking.ends_at - booking.starts_at)
+    lock_tables(session, type_key, booking.party)
+    tables = active_tables(session)
+    for _ in range(len(tables)):  # each refusal means one more table taken: this ends
+        table = slots.pick_table(effect.start, tables, busy_between(session, effect.start, end, but=row.id),
+                                 booking.party, type_key, end - effect.start)
+        if table is None:
+            break
+        try:
+            with session.begin_nested():
+                session.execute(update(Booking).where(Booking.id == booking.id).values(
+                    table_id=table.id, starts_at=effect.start, ends_at=end))
+        except IntegrityError:
+            log.info("table %s at %s was just taken by another booking; looking again", table.label, effect.start)
+            continue
+        moved = _update_order(session, Order.id == row.id, status=Status.PENDING, decided_by=None, decided_at=None,
+                              visit=None, details={**effect.details, "table": table.label})
+        replan(session, row.id, effect, now)
+        log.info("order %d moved by its customer to %s, table %s", row.id, effect.start.isoformat(), table.label)
+        return Booked(OrderChange(True, order_info(moved), card_cmids(session, row.id)))
+    return Booked(None)
+
+
+def replan(session: Session, order_id: int, effect: Reschedule, now: datetime) -> None:
+    """The moved order's jobs planned for its new time; a guest reminder the new time has no
+    room for (a booking moved to within 24 h) is retired, so it never speaks of the old time."""
+    kinds = [plan.kind for plan in effect.plans]
+    session.execute(update(Job).where(Job.subject == order_id, Job.kind.like("remind_%m"), Job.kind.not_in(kinds),
+                                      Job.done_at.is_(None)).values(done_at=now, result="moved"))
+    db_jobs.plan_jobs(session, effect.plans)
 
 
 def release_table(session: Session, order_id: int) -> None:

@@ -50,6 +50,9 @@ class State(StrEnum):
     BK_PHONE = "bk_phone"
     BK_CONFIRM = "bk_confirm"
     BK_EDIT = "bk_edit"
+    RS_DATE = "rs_date"
+    RS_TIME = "rs_time"
+    RS_CONFIRM = "rs_confirm"
     # A manager who rejected an order, asked for the reason
     MGR_REASON = "mgr_reason"
 
@@ -341,6 +344,18 @@ class BookTable(Effect):
     phone: str
     details: Mapping  # the order's details; the store adds the table's label
     draft: Mapping  # the dialogue's stored draft, to go back to when the time was just taken
+
+
+@dataclass(frozen=True)
+class Reschedule(Effect):
+    """Move a booking (RS_* states) in place to `start`; gives Booked (None: the time was taken)."""
+
+    order_id: int
+    user_id: int
+    start: datetime
+    details: Mapping  # the order's new details; the store adds the table's label
+    draft: Mapping  # the stored draft, to go back to when the time was just taken
+    plans: tuple[JobPlan, ...] = ()  # the order's jobs for the new time
 
 
 @dataclass(frozen=True)

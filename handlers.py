@@ -19,10 +19,11 @@ from typing import NamedTuple
 import booking
 import messages as msg
 import orders
+import rescheduling
 import services
 from dialogue import (BookTable, CancelOrder, Context, Conversation, CreateOrder, Decide, Draft, Incoming, NoDraft,
-                      Outcome, PlanJobs, ReasonDraft, Reply, SetRejectReason, State, Warn, command_of, go, is_press, menu,
-                      menu_keyboard, not_understood, say, stay, str_arg, to_menu)
+                      Outcome, PlanJobs, ReasonDraft, Reply, Reschedule, SetRejectReason, State, Warn, command_of, go,
+                      is_press, menu, menu_keyboard, not_understood, say, stay, str_arg, to_menu)
 
 Step = Callable[[Incoming, Draft, Context], Outcome]
 Screen = Callable[[Draft, Context], tuple[str, str]]  # draft, ctx -> (text, keyboard)
@@ -69,7 +70,7 @@ def step_edit(event: Incoming, draft: Draft, ctx: Context) -> Outcome:
     return stay() if target is None else go(target, draft.editing_field())
 
 
-S, svc, bk, SD, BD = State, services, booking, services.ServiceDraft, booking.BookingDraft
+S, svc, bk, rs, SD, BD = State, services, booking, rescheduling, services.ServiceDraft, booking.BookingDraft
 FLOW: dict[State, Row] = {
     S.MENU: Row(step_menu, screen_menu, msg.NOT_UNDERSTOOD, S.MENU, NoDraft),
     # Ordering a service
@@ -104,6 +105,13 @@ FLOW: dict[State, Row] = {
                       summary=True, buttons=(msg.CMD_SEND, msg.CMD_EDIT)),
     S.BK_EDIT: Row(step_edit, bk.screen_bk_edit, msg.HINT_BOOKING_EDIT, S.BK_CONFIRM, BD, summary=True,
                    buttons=(msg.CMD_FIELD,)),
+    # Moving a booking
+    S.RS_DATE: Row(rs.step_rs_date, rs.screen_rs_date, msg.HINT_DAY, S.MENU, rs.MoveDraft,
+                   buttons=(msg.CMD_PAGE, msg.CMD_DAY)),
+    S.RS_TIME: Row(rs.step_rs_time, rs.screen_rs_time, msg.HINT_TIME, S.RS_DATE, rs.MoveDraft,
+                   buttons=(msg.CMD_PAGE, msg.CMD_ALL_TIMES, msg.CMD_SLOT)),
+    S.RS_CONFIRM: Row(rs.step_rs_confirm, rs.screen_rs_confirm, msg.HINT_MOVE_CONFIRM, S.RS_TIME, rs.MoveDraft,
+                      buttons=(msg.CMD_SEND,)),
     # A manager who rejected an order, asked for the reason
     S.MGR_REASON: Row(orders.step_mgr_reason, orders.screen_mgr_reason, msg.HINT_REASON, S.MENU, ReasonDraft,
                       buttons=(msg.CMD_NO_REASON,)),
@@ -216,6 +224,23 @@ def on_back(event: Incoming, conversation: Conversation, ctx: Context) -> Outcom
     return go(target, data)
 
 
+def on_resume(event: Incoming, conversation: Conversation, ctx: Context) -> Outcome:
+    """«Продолжить» under a nudge: the step the draft stopped at, shown again."""
+    if conversation.state == State.MENU:
+        return to_menu(msg.DRAFT_GONE)
+    return go(conversation.state, conversation.data)
+
+
+def on_restart(event: Incoming, conversation: Conversation, ctx: Context) -> Outcome:
+    """«Начать заново» under a nudge: the draft dropped, its dialogue from the first step."""
+    if conversation.state == State.MENU:
+        return to_menu(msg.MENU)
+    first = ([conversation.state] + earlier_steps(conversation.state))[-1]
+    return RESTARTS.get(first, on_menu)(event, conversation, ctx)
+
+
+RESTARTS: dict[State, Command] = {S.SVC_CHOOSE: services.on_services, S.BK_PARTY: booking.on_book,
+                                  S.RS_DATE: rescheduling.on_restart}
 COMMANDS: dict[str, Command] = {
     msg.CMD_START: on_start,
     msg.CMD_HELLO: on_hello,
@@ -227,6 +252,9 @@ COMMANDS: dict[str, Command] = {
     msg.CMD_BOOK: booking.on_book,
     msg.CMD_ORDERS: orders.on_orders,
     msg.CMD_ORDER_CANCEL: orders.on_order_cancel,
+    msg.CMD_MOVE: rescheduling.on_move,
+    msg.CMD_RESUME: on_resume,
+    msg.CMD_RESTART: on_restart,
 }
 MANAGER_COMMANDS: dict[str, Command] = {
     msg.CMD_PENDING: orders.on_pending,
@@ -282,6 +310,7 @@ FOLLOW_UPS: dict[type, Callable[..., Outcome]] = {
     Decide: orders.after_decide,
     SetRejectReason: orders.after_reason,
     CancelOrder: orders.after_cancel,
+    Reschedule: rescheduling.after_reschedule,
 }
 
 

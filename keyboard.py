@@ -167,12 +167,30 @@ def edit_fields() -> str:
 ORDERS_PER_PAGE = 8  # a page's Cancel buttons two a row (4 rows, 8 buttons), then paging: 10 in 5 rows
 
 
-def my_orders(cancellable: Sequence[int], page: int = 0, more: bool = False) -> str:
-    """A page of My orders: a Cancel button for each order on it the customer may still cancel,
-    then Previous/Next (`more`: there is a next page)."""
-    cancels = [Button(msg.BTN_CANCEL_ORDER.format(id=i), with_arg(msg.CMD_ORDER_CANCEL, msg.ARG_ORDER, i))
-               for i in cancellable[:ORDERS_PER_PAGE]]
-    return build([*rows_of(cancels, 2), paging(page, page + 2 if more else page + 1, msg.CMD_ORDERS)], inline=True)
+def my_orders(cancellable: Sequence[int], page: int = 0, more: bool = False, movable: Sequence[int] = ()) -> str:
+    """A page of My orders: for a booking that may be moved a row of Move and Cancel, then a
+    Cancel button for each other order the customer may still cancel, two a row, as many as
+    ORDERS_PER_PAGE buttons hold; then Previous/Next (`more`: there is a next page)."""
+    def cancel(order_id: int) -> Button:
+        return Button(msg.BTN_CANCEL_ORDER.format(id=order_id), with_arg(msg.CMD_ORDER_CANCEL, msg.ARG_ORDER, order_id))
+
+    moves = [[Button(msg.BTN_MOVE_ORDER.format(id=i), with_arg(msg.CMD_MOVE, msg.ARG_ORDER, i)), cancel(i)]
+             for i in movable[:ORDERS_PER_PAGE // 2]]
+    room = ORDERS_PER_PAGE - 2 * len(moves)
+    cancels = [cancel(i) for i in cancellable if i not in movable[:len(moves)]][:room]
+    return build([*moves, *rows_of(cancels, 2), paging(page, page + 2 if more else page + 1, msg.CMD_ORDERS)],
+                 inline=True)
+
+
+def draft_nudge() -> str:
+    """Under the nudge about a dialogue left half-way: continue it, or start it again."""
+    return build([[Button(msg.BTN_RESUME, cmd(msg.CMD_RESUME), color="primary"),
+                   Button(msg.BTN_RESTART, cmd(msg.CMD_RESTART))]], inline=True)
+
+
+def move_summary() -> str:
+    """The summary of a move (old → new): Send, then Back and Cancel."""
+    return _step([Button(msg.BTN_SEND, cmd(msg.CMD_SEND), color="positive")])
 
 
 def pending_pages(page: int, pages: int) -> str:

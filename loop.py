@@ -97,7 +97,7 @@ class EventApplier:
         if event.user_id and (outcome.state is not None or conversation.is_new):
             data = outcome.stored_data()
             dbf.save_dialogue(session, event.user_id, outcome.state or conversation.state,
-                              data if data is not None else conversation.data)
+                              data if data is not None else conversation.data, ctx.now)
         dbf.enqueue(session, self.deliverable(session, event, state.user, outcome.replies))
         return True
 

@@ -39,6 +39,10 @@ CMD_NO_REASON = "no_reason"
 CMD_PENDING = "pending"
 CMD_TODAY = "today"
 CMD_STATS = "stats"
+# A draft left half-way (drafts.py) and moving a booking (rescheduling.py)
+CMD_RESUME = "resume"
+CMD_RESTART = "restart"
+CMD_MOVE = "move"
 # Buttons sent by earlier versions still sit in people's chats: their codes mean the same.
 LEGACY_COMMANDS = {"svc": CMD_SERVICE, "dl": CMD_DEADLINE, "ct": CMD_CONTACT, "ttype": CMD_TABLE_TYPE,
                    "newct": CMD_NEW_CONTACT, "ocancel": CMD_ORDER_CANCEL, "noreason": CMD_NO_REASON}
@@ -100,6 +104,8 @@ TYPED_COMMANDS = {
     "изменить": CMD_EDIT,
     "оставить как есть": CMD_KEEP,
     "без причины": CMD_NO_REASON,
+    "продолжить": CMD_RESUME,
+    "начать заново": CMD_RESTART,
     # manager commands (only for MANAGER_IDS; for anyone else they are ordinary text)
     "заявки": CMD_PENDING,
     "сегодня": CMD_TODAY,
@@ -459,3 +465,29 @@ CARD_FALLBACK = (
     "Заказ №{id} «{title}»: {status}\n{lines}\n"
     "Карточку выше VK обновить уже не даёт, поэтому пишу отдельно 🙂"
 )
+
+# --- A dialogue left half-way (drafts.py) ----------------------------------------------
+DRAFT_NUDGE = "Вы остановились на полпути{what} 🙂 Продолжим с того же места?"
+DRAFT_NUDGE_BOOKING = " с бронью столика"
+DRAFT_NUDGE_SERVICE = " с заказом"
+DRAFT_NUDGE_MOVE = " с переносом брони"
+BTN_RESUME = "Продолжить"
+BTN_RESTART = "Начать заново"
+DRAFT_GONE = "Тот черновик уже не сохранился — давайте начнём заново 🙂"
+
+# --- Moving a booking (rescheduling.py) --------------------------------------------------
+BTN_MOVE_ORDER = "Перенести №{id}"
+MY_ORDERS_CAN_MOVE = "\nБронь, которая ещё впереди, можно перенести на другое время."
+MOVE_START = "Переносим бронь №{id} ({when}). Гостей: {party}, место: {place}."
+MOVE_NOT_POSSIBLE = "Бронь №{id} уже не перенести: она {status}."
+MOVE_PAST = "Бронь №{id} уже прошла или идёт сейчас — перенести её не получится."
+MOVE_NO_DAYS = "Свободных дат для такой брони сейчас нет 😔 Позвоните нам: {phone}"
+HINT_MOVE_CONFIRM = "Нажмите «Отправить», чтобы перенести бронь, или «Назад», чтобы выбрать другое время."
+MOVE_SAME_TIME = "Это и есть время вашей брони сейчас — выберите, пожалуйста, другое."
+MOVE_SUMMARY = "Перенести бронь №{id}?\n\nБыло: {old}\nСтанет: {new}\nГостей: {party}, место: {place}"
+MOVE_DONE = ("Готово! Бронь №{id} перенесена на {when}, столик {table} ✅\n"
+             "Менеджер подтвердит новое время здесь, в сообщениях сообщества.")
+MOVE_TAKEN = "Пока мы оформляли перенос, это время заняли 😔 Ваша бронь осталась как была."
+MOVE_TAKEN_NONE = "Пока мы оформляли перенос, это время заняли 😔 Ваша бронь осталась как была. Позвоните нам: {phone}"
+MOVE_TOO_LATE = "Бронь №{id} перенести уже нельзя — она {status}. Ничего не изменилось."
+CARD_MOVED = "🔁 Бронь №{id} ({old}) клиент перенёс на {new} — новая карточка ниже."

@@ -64,6 +64,11 @@ def may_cancel(order: OrderInfo, ctx: Context) -> bool:
     return order.status in CANCELLABLE and kind_of(order).upcoming(order.details, ctx.now)
 
 
+def may_move(order: OrderInfo, ctx: Context) -> bool:
+    """An upcoming booking, pending or confirmed, may be moved (rescheduling.py)."""
+    return order.kind == OrderKind.BOOKING and "booking" in ctx.scenarios and may_cancel(order, ctx)
+
+
 def decision_notice(order: OrderInfo) -> str:
     """What the customer hears when a manager decides, in the words of the order's kind."""
     kind = kind_of(order)
@@ -141,11 +146,14 @@ def on_orders(event: Incoming, conversation: Conversation, ctx: Context) -> Outc
     if not orders:
         return to_menu(msg.MY_ORDERS_EMPTY)
     cancellable = [o.id for o in orders if may_cancel(o, ctx)]
+    movable = [o.id for o in orders if may_move(o, ctx)]
     numbering = msg.MY_ORDERS_PAGE.format(page=page + 1) if page or more else ""
     text = msg.MY_ORDERS.format(page=numbering, lines="\n".join(order_line(o, ctx) for o in orders))
-    text += (msg.MY_ORDERS_CAN_CANCEL if cancellable else "") + (msg.MY_ORDERS_MORE if more else "")
+    text += (msg.MY_ORDERS_CAN_CANCEL if cancellable else "") + (msg.MY_ORDERS_CAN_MOVE if movable else "")
+    text += msg.MY_ORDERS_MORE if more else ""
     paged = page > 0 or more
-    keyboard = kb.my_orders(cancellable, page, more) if cancellable or paged else menu_keyboard(ctx, event.user_id)
+    keyboard = (kb.my_orders(cancellable, page, more, movable) if cancellable or paged
+                else menu_keyboard(ctx, event.user_id))
     return Outcome(replies=(say(event, text, keyboard),), state=State.MENU, data={})
 
 

@@ -663,7 +663,7 @@ def test_my_orders_lists_bookings_and_only_upcoming_ones_can_be_cancelled():
     out = chat.says("Мои заказы")
     assert "№2 · Столик на 17.06 в 19:00 · 15.06.2026 · подтверждён" in out.replies[0].text
     assert "№1 · Столик на 14.06 в 19:00" in out.replies[0].text
-    assert labels(out.replies[0]) == ["Отменить №2"]
+    assert labels(out.replies[0]) == ["Перенести №2", "Отменить №2"]
     assert chat.says("x", {"cmd": msg.CMD_ORDER_CANCEL, "o": 1, "y": 1}).replies[0].text == \
         msg.CANNOT_CANCEL_PAST.format(id=1)
     chat.says("Мои заказы")
