@@ -22,6 +22,7 @@ import aftercare
 import catalogue
 import db
 import db_catalogue as dbc
+import drafts
 import handlers
 from config import Settings, SettingsError, load_settings
 from db_models import utcnow
@@ -95,7 +96,7 @@ def build_bot(settings: Settings, client: VkClient | None = None, *, retry: Back
     sender = OutboxSender(client, sessions, retry=retry, idle_wait=idle_wait, batching=batching)
     decider = Decider(handlers.dispatch, handlers.follow_up, handlers.apology)
     events = EventApplier(settings, decider, clock or utcnow)
-    jobs = JobRunner(sessions, events, aftercare.decide, sender)
+    jobs = JobRunner(sessions, events, aftercare.decide, sender, sweeps=(drafts.sweep,))
     return Bot(settings, sessions, client, decider, sender=sender, reconnect=reconnect, events=events, jobs=jobs)
 
 
