@@ -22,8 +22,8 @@ from db_catalogue import CATALOGUE_ROW, CatalogueSnapshot, active_tables
 from db_models import (BotMeta, Booking, CatalogueState, Contact, DialogueRow, DiningTable, Job, Order, Outbox,
                        PollState, ProcessedEvent, VkUser, utcnow)
 from dialogue import (CANCELLABLE, BookingInfo, Booked, BookTable, CancelOrder, Conversation, CreateOrder, Decide,
-                      Effect, Incoming, OrderChange, OrderInfo, OrderKind, OutboxStatus, PlanJobs, Reply, ReplyKind,
-                      Reschedule, SavedContact, SetRejectReason, State, Status, Warn)
+                      Effect, ExpireOrder, Incoming, MarkVisit, OrderChange, OrderInfo, OrderKind, OutboxStatus,
+                      PlanJobs, Reply, ReplyKind, Reschedule, SavedContact, SetRejectReason, State, Status, Warn)
 
 log = logging.getLogger("bot")
 
@@ -286,10 +286,22 @@ def _reschedule(session: Session, effect: Reschedule, event: Incoming, now: date
     return reschedule(session, effect, now)
 
 
+def _expire(session: Session, effect: ExpireOrder, event: Incoming, now: datetime) -> OrderChange:
+    """Atomic like `decide` (a decision or a cancel that got there first wins); the table is freed."""
+    updated = db_jobs.expire(session, effect.order_id)
+    if updated is not None:
+        release_table(session, effect.order_id)
+    return _change(session, effect.order_id, updated)
+
+
+def _visit(session: Session, effect: MarkVisit, event: Incoming, now: datetime) -> OrderChange:
+    return _change(session, effect.order_id, db_jobs.mark_visit(session, effect.order_id, effect.by, effect.visit))
+
+
 # How each kind of effect is stored: (session, effect, event, now) -> what its follow-up needs.
 STORES: dict[type[Effect], Callable[[Session, Any, Incoming, datetime], object]] = {
     Warn: _warn, CreateOrder: _create_order, Decide: _decide, CancelOrder: _cancel, SetRejectReason: _reason,
-    BookTable: _book, PlanJobs: _plan, Reschedule: _reschedule,
+    BookTable: _book, PlanJobs: _plan, Reschedule: _reschedule, ExpireOrder: _expire, MarkVisit: _visit,
 }
 
 
@@ -305,7 +317,8 @@ def store(session: Session, effect: Effect, event: Incoming, now: datetime):
 def order_info(row: Order) -> OrderInfo:
     return OrderInfo(id=row.id, user_id=row.user_id, kind=row.kind, status=Status(row.status),
                      details=dict(row.details or {}), created_at=row.created_at, decided_by=row.decided_by,
-                     decided_at=row.decided_at, reject_reason=row.reject_reason)
+                     decided_at=row.decided_at, reject_reason=row.reject_reason, visit=row.visit,
+                     visit_by=db_jobs.visit_by(row.details))
 
 
 def fresh_order(session: Session, order_id: int) -> Order | None:
@@ -421,6 +434,9 @@ class SessionView:
         return [BookingInfo(order_id=o.id, status=Status(o.status), starts_at=b.starts_at, ends_at=b.ends_at,
                             party=b.party, table=t.label, name=str(o.details.get("name", "")),
                             phone=str(o.details.get("phone", ""))) for b, o, t in self.session.execute(query)]
+
+    def no_shows(self, user_id: int, since: datetime) -> int:
+        return db_jobs.no_shows(self.session, user_id, since)
 
 
 # --- Table booking ------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ import keyboard as kb
 import messages as msg
 import slots
 from catalogue import Restaurant, Service, TableType
-from planning import POSTPONE, JobPlan, Timing
+from planning import JobPlan, Timing
 
 UTC = timezone.utc
 
@@ -64,6 +64,7 @@ class Status(StrEnum):
     CONFIRMED = "confirmed"
     REJECTED = "rejected"
     CANCELLED = "cancelled"
+    EXPIRED = "expired"  # nobody decided in time (PENDING_EXPIRE_HOURS, or a booking's start)
 
 
 CANCELLABLE = (Status.PENDING, Status.CONFIRMED)  # what a customer may still cancel
@@ -319,17 +320,19 @@ class PlanJobs(Effect):
 
 
 @dataclass(frozen=True)
-class JobDecision:
-    """What a due job does (aftercare decides, jobs.py applies): its result (planning.DONE,
-    DROPPED, SKIPPED, or POSTPONE with the new `due_at`) and, when done, what it says and stores."""
+class ExpireOrder(Effect):
+    """A pending order nobody decided in time becomes expired; a booking's table is freed."""
 
-    result: str
-    outcome: Outcome = Outcome()
-    due_at: datetime | None = None
+    order_id: int
 
-    @classmethod
-    def postpone(cls, due_at: datetime) -> JobDecision:
-        return cls(POSTPONE, due_at=due_at)
+
+@dataclass(frozen=True)
+class MarkVisit(Effect):
+    """The guest's «Приду» (`by` the customer), or a manager's came / no-show (the first wins)."""
+
+    order_id: int
+    by: int
+    visit: str  # messages.VISIT_COMING, VISIT_CAME, VISIT_NO_SHOW
 
 
 @dataclass(frozen=True)
@@ -371,6 +374,8 @@ class OrderInfo:
     decided_by: int | None = None
     decided_at: datetime | None = None
     reject_reason: str | None = None
+    visit: str | None = None  # a booking's guest: coming, came, no_show
+    visit_by: int | None = None  # the manager who marked came or no_show
 
 
 @dataclass(frozen=True)
@@ -430,6 +435,7 @@ class View(Protocol):
     def busy(self, start: datetime, end: datetime) -> Sequence[slots.Busy]: ...  # active bookings overlapping
     def contact(self, user_id: int) -> SavedContact | None: ...
     def bookings_between(self, start: datetime, end: datetime, limit: int = 50) -> Sequence[BookingInfo]: ...
+    def no_shows(self, user_id: int, since: datetime) -> int: ...  # bookings since then the guest missed
 
 
 class EmptyView:
@@ -448,6 +454,7 @@ class EmptyView:
     def busy(self, start, end): return ()
     def contact(self, user_id): return None
     def bookings_between(self, start, end, limit=50): return ()
+    def no_shows(self, user_id, since): return 0
 
 
 def _utcnow() -> datetime:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from functools import wraps
 from typing import NamedTuple
 
+import aftercare
 import booking
 import messages as msg
 import orders
@@ -252,6 +253,7 @@ COMMANDS: dict[str, Command] = {
     msg.CMD_BOOK: booking.on_book,
     msg.CMD_ORDERS: orders.on_orders,
     msg.CMD_ORDER_CANCEL: orders.on_order_cancel,
+    **aftercare.COMMANDS,  # «Приду» under a booking reminder
     msg.CMD_MOVE: rescheduling.on_move,
     msg.CMD_RESUME: on_resume,
     msg.CMD_RESTART: on_restart,
@@ -263,6 +265,7 @@ MANAGER_COMMANDS: dict[str, Command] = {
 }
 CALLBACKS: dict[str, Command] = {  # callback buttons (manager cards)
     msg.CMD_DECIDE: orders.on_decide,
+    **aftercare.CALLBACKS,  # «Пришёл» / «Не пришёл»
 }
 
 
@@ -310,6 +313,7 @@ FOLLOW_UPS: dict[type, Callable[..., Outcome]] = {
     Decide: orders.after_decide,
     SetRejectReason: orders.after_reason,
     CancelOrder: orders.after_cancel,
+    **aftercare.FOLLOW_UPS,  # an expiry, a visit marked
     Reschedule: rescheduling.after_reschedule,
 }
 

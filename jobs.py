@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 import db_functions as dbf
 import db_jobs
 import planning
-from dialogue import Context, Incoming, JobDecision, OrderInfo, Outcome, Reply
+from dialogue import Context, Incoming, OrderInfo, Outcome, Reply
 from outbox import OutboxSender, where
 from planning import JobPlan
 from vk_functions import Backoff
@@ -40,7 +40,16 @@ RETRY_PREFIX = planning.RETRY.split("{")[0]
 Sweep = Callable[[Session, Context], Sequence[Reply]]
 
 
-Decide = Callable[[JobPlan, "OrderInfo | None", Context], JobDecision]
+class Decision(Protocol):
+    """What aftercare.decide gives (aftercare.JobDecision): a result (planning.DONE, DROPPED,
+    SKIPPED, POSTPONE), the outcome to store and say, and for POSTPONE the new due time."""
+
+    result: str
+    outcome: Outcome
+    due_at: datetime | None
+
+
+Decide = Callable[[JobPlan, "OrderInfo | None", Context], Decision]
 
 
 class Applier(Protocol):

@@ -296,3 +296,18 @@ def booking_edit_fields() -> str:
         [field(msg.BTN_FIELD_TIME, msg.FIELD_TIME), field(msg.BTN_FIELD_NAME, msg.FIELD_NAME),
          field(msg.BTN_FIELD_PHONE, msg.FIELD_PHONE)],
     )
+
+
+def guest_reminder(order_id: int) -> str:
+    """Under a booking reminder: «Приду» and «Отменить бронь», text buttons (every client shows
+    them); «Отменить бронь» is the confirmed cancel of My orders, so it cancels at once."""
+    sure = {"cmd": msg.CMD_ORDER_CANCEL, msg.ARG_ORDER: order_id, msg.ARG_SURE: 1}
+    return build([[Button(msg.BTN_COMING, with_arg(msg.CMD_COMING, msg.ARG_ORDER, order_id), color="positive"),
+                   Button(msg.BTN_CANCEL_BOOKING, sure, color="negative")]], inline=True)
+
+
+def visit_question(order_id: int) -> str:
+    """The managers' «Пришёл» / «Не пришёл» under the visit question: callback buttons, as on the card."""
+    mark = lambda v: {"cmd": msg.CMD_VISIT, msg.ARG_ORDER: order_id, msg.ARG_VISIT: v}  # noqa: E731
+    return build([[Button(msg.BTN_CAME, mark(msg.VISIT_CAME), callback=True, color="positive"),
+                   Button(msg.BTN_NO_SHOW, mark(msg.VISIT_NO_SHOW), callback=True, color="negative")]], inline=True)

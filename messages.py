@@ -321,12 +321,14 @@ STATUS_TEXTS = {
     "confirmed": "подтверждён",
     "rejected": "отклонён",
     "cancelled": "отменён",
+    "expired": "закрыт без ответа",
 }
 STATS_NAMES = {
     "pending": "Ждут решения",
     "confirmed": "Подтверждены",
     "rejected": "Отклонены",
     "cancelled": "Отменены клиентами",
+    "expired": "Закрыты без ответа",
 }
 
 # --- The manager's card ---------------------------------------------------------
@@ -340,6 +342,7 @@ SNACK_REJECTED = "Заказ №{id} отклонён, клиент получи
 SNACK_DECIDED_BY_YOU = "Вы уже {status} заказ №{id}"
 SNACK_DECIDED_BY_OTHER = "Заказ №{id} уже {status}: менеджер id{manager}"
 SNACK_CANCELLED_BY_CUSTOMER = "Клиент уже отменил заказ №{id}"
+SNACK_EXPIRED = "Заказ №{id} уже закрыт: на него не ответили вовремя"
 DECIDED_WORDS = {"confirmed": "подтвердили", "rejected": "отклонили"}
 ASK_REASON = (
     "Заказ №{id} отклонён, клиент уже знает. Напишите причину — я передам её клиенту. "
@@ -491,3 +494,33 @@ MOVE_TAKEN = "Пока мы оформляли перенос, это время
 MOVE_TAKEN_NONE = "Пока мы оформляли перенос, это время заняли 😔 Ваша бронь осталась как была. Позвоните нам: {phone}"
 MOVE_TOO_LATE = "Бронь №{id} перенести уже нельзя — она {status}. Ничего не изменилось."
 CARD_MOVED = "🔁 Бронь №{id} ({old}) клиент перенёс на {new} — новая карточка ниже."
+
+# --- After Send: reminders, expiry, the visit, the digest (aftercare.py) ------------------
+CMD_COMING = "coming"  # the guest's «Приду» under a reminder
+CMD_VISIT = "visit"  # a manager's «Пришёл» / «Не пришёл»
+ARG_VISIT = "v"
+VISIT_CAME, VISIT_NO_SHOW, VISIT_COMING = "came", "no_show", "coming"  # orders.visit
+BTN_COMING = "Приду"
+BTN_CANCEL_BOOKING = "Отменить бронь"
+BTN_CAME = "Пришёл"
+BTN_NO_SHOW = "Не пришёл"
+MANAGER_REMINDER = "⏰ Заказ №{id} «{title}» всё ещё ждёт решения — загляните в карточку, пожалуйста."
+CUSTOMER_EXPIRED = (
+    "Простите, по заказу №{id} «{title}» мы не успели ответить вовремя, и он закрыт 😔 "
+    "Если он ещё нужен — оформите его заново, мы постараемся ответить быстрее."
+)
+CARD_EXPIRED = "⌛ Никто не ответил вовремя: заказ закрыт, клиент предупреждён"
+GUEST_REMINDER = "Напоминаем о брони №{id}: {when}, столик {table} 🙂 Вы придёте?"
+COMING_THANKS = "Спасибо! Ждём вас {when} 🙂"
+COMING_TOO_LATE = "Бронь №{id} уже {status} — отмечать нечего."
+CARD_COMING = "🙋 Гость подтвердил, что придёт"
+REMINDER_AT = "\nНапомним о брони {at}."
+VISIT_QUESTION = "🕐 Бронь №{id} ({when}, {name}, столик {table}): гость пришёл?"
+CARD_CAME = "✅ Гость пришёл (отметил менеджер https://vk.com/id{manager})"
+CARD_NO_SHOW = "🚷 Гость не пришёл (отметил менеджер https://vk.com/id{manager})"
+CARD_NO_SHOWS = "⚠️ Не пришёл {count} раз за год"
+SNACK_VISIT_MARKED = "Бронь №{id}: отмечено"
+SNACK_VISIT_BY_OTHER = "Бронь №{id} уже отметил менеджер id{manager}"
+DIGEST = "☀️ Доброе утро! Сводка на {date}\n\n{bookings}\n\n{pending}"
+DIGEST_NO_BOOKINGS = "Броней на сегодня нет."
+DIGEST_NO_PENDING = "Все заявки разобраны 👍"

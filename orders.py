@@ -14,16 +14,18 @@ from datetime import datetime, time, timedelta
 import booking
 import keyboard as kb
 import messages as msg
+import planning
 import services
 from dialogue import (CANCELLABLE, UTC, Booked, BookTable, CancelOrder, Context, Conversation, CreateOrder, Decide,
-                      Incoming, OrderChange, OrderInfo, OrderKind, Outcome, ReasonDraft, Reply, SetRejectReason, State,
-                      Status, Warn, arg, command_of, go, id_arg, int_arg, is_stray, local_time, menu, menu_keyboard,
+                      Incoming, OrderChange, OrderInfo, OrderKind, Outcome, PlanJobs, ReasonDraft, Reply,
+                      SetRejectReason, State, Status, Warn, arg, command_of, go, id_arg, int_arg, is_stray, local_time, menu, menu_keyboard,
                       nfc, order_arg, page_of, say, stay, to_menu, today)
 
 MY_ORDERS_PAGE = kb.ORDERS_PER_PAGE
 MAX_PAGE = 100_000  # a forged page number beyond any list is the first page, never a huge OFFSET
 LIST_LIMIT = 20
 MAX_REASON = 1000  # a reject reason kept whole up to this, then cut at a word, marked, and the manager told
+NO_SHOW_MEMORY = timedelta(days=365)  # no-shows counted over 12 months
 MAX_CARD = 4000  # the card before its decision lines; VK refuses messages over 9000 characters (914)
 
 
@@ -69,11 +71,32 @@ def may_move(order: OrderInfo, ctx: Context) -> bool:
     return order.kind == OrderKind.BOOKING and "booking" in ctx.scenarios and may_cancel(order, ctx)
 
 
-def decision_notice(order: OrderInfo) -> str:
-    """What the customer hears when a manager decides, in the words of the order's kind."""
+def decision_notice(order: OrderInfo, ctx: Context) -> str:
+    """What the customer hears when a manager decides, in the words of the order's kind; a
+    confirmed booking also says when its reminder comes."""
     kind = kind_of(order)
     template = kind.confirmed if order.status == Status.CONFIRMED else kind.rejected
-    return template.format(id=order.id, title=order_title(order))
+    note = reminder_note(order_plans(order, order.created_at, ctx), ctx) if order.status == Status.CONFIRMED else ""
+    return template.format(id=order.id, title=order_title(order)) + note
+
+
+def starts_at(order: OrderInfo) -> datetime | None:
+    """A booking's start, from its details; None for a service (or a start that cannot be read)."""
+    try:
+        return datetime.fromisoformat(str(order.details["start"])) if order.kind == OrderKind.BOOKING else None
+    except (KeyError, ValueError):
+        return None
+
+
+def order_plans(order: OrderInfo, since: datetime, ctx: Context) -> tuple[planning.JobPlan, ...]:
+    """The jobs of a pending order sent at `since` (planning.order_plans, at the settings' timing)."""
+    return planning.order_plans(order.id, since, starts_at(order), ctx.timing, ctx.tz)
+
+
+def reminder_note(plans: Sequence[planning.JobPlan], ctx: Context) -> str:
+    """When the first booking reminder still ahead comes, in local time; "" if none will."""
+    ahead = sorted(p.due_at for p in plans if planning.is_guest_reminder(p.kind) and p.due_at > ctx.now)
+    return msg.REMINDER_AT.format(at=local_time(ahead[0], ctx, "%d.%m в %H:%M")) if ahead else ""
 
 
 def status_text(status: str) -> str:
@@ -91,13 +114,25 @@ def decision_lines(order: OrderInfo, ctx: Context) -> list[str]:
         lines.append(msg.CARD_REASON.format(reason=order.reject_reason))
     if order.status == Status.CANCELLED:
         lines.append(msg.CARD_CANCELLED)
+    if order.status == Status.EXPIRED:
+        lines.append(msg.CARD_EXPIRED)
+    visit = {msg.VISIT_COMING: msg.CARD_COMING, msg.VISIT_CAME: msg.CARD_CAME, msg.VISIT_NO_SHOW: msg.CARD_NO_SHOW}
+    if order.visit in visit:
+        lines.append(visit[order.visit].format(manager=order.visit_by))
     return lines
+
+
+def no_show_lines(order: OrderInfo, ctx: Context) -> list[str]:
+    """«⚠️ Не пришёл N раз за год» for a customer with NO_SHOW_WARN or more (0: never shown)."""
+    warn = ctx.timing.no_show_warn
+    count = ctx.view.no_shows(order.user_id, ctx.now - NO_SHOW_MEMORY) if warn else 0
+    return [msg.CARD_NO_SHOWS.format(count=count)] if warn and count >= warn else []
 
 
 def card_text(order: OrderInfo, ctx: Context) -> str:
     head = msg.CARD.format(id=order.id, details="\n".join(kind_of(order).lines(order.details)),
                            user_id=order.user_id, created=local_time(order.created_at, ctx))
-    return "\n\n".join([head[:MAX_CARD], *decision_lines(order, ctx)])  # the decision is never cut off
+    return "\n\n".join([head[:MAX_CARD], *no_show_lines(order, ctx), *decision_lines(order, ctx)])  # the decision is never cut off
 
 
 def new_cards(order: OrderInfo, ctx: Context) -> tuple[Reply, ...]:
@@ -306,7 +341,8 @@ def manager_may_command(event: Incoming, conversation: Conversation, ctx: Contex
 def after_create(effect: CreateOrder, change: OrderChange, event: Incoming, ctx: Context) -> Outcome:
     """The customer hears the order's number; every manager gets a card, stored with the order."""
     thanks = say(event, msg.ORDER_SENT.format(id=change.order.id), menu_keyboard(ctx, event.user_id))
-    return Outcome(replies=(thanks, *new_cards(change.order, ctx)))
+    plans = PlanJobs(order_plans(change.order, change.order.created_at, ctx))
+    return Outcome(replies=(thanks, *new_cards(change.order, ctx)), effects=(plans,))
 
 
 def after_book(effect: BookTable, booked: Booked, event: Incoming, ctx: Context) -> Outcome:
@@ -315,14 +351,17 @@ def after_book(effect: BookTable, booked: Booked, event: Incoming, ctx: Context)
     if booked.change is None:
         return booking.table_taken(ctx, effect.draft)
     order = booked.change.order
-    thanks = msg.BOOKING_SENT.format(id=order.id, table=order.details.get("table", ""))
-    return menu(event, ctx, thanks).then(Outcome(replies=new_cards(order, ctx)))
+    plans = planning.order_plans(order.id, order.created_at, effect.start, ctx.timing, ctx.tz)
+    thanks = msg.BOOKING_SENT.format(id=order.id, table=order.details.get("table", "")) + reminder_note(plans, ctx)
+    return menu(event, ctx, thanks).then(Outcome(replies=new_cards(order, ctx), effects=(PlanJobs(plans),)))
 
 
 def too_late(order: OrderInfo, manager_id: int) -> str:
     """Why a press changed nothing: the customer cancelled, or a manager decided first."""
     if order.status == Status.CANCELLED:
         return msg.SNACK_CANCELLED_BY_CUSTOMER.format(id=order.id)
+    if order.status == Status.EXPIRED:
+        return msg.SNACK_EXPIRED.format(id=order.id)
     if order.decided_by == manager_id:
         return msg.SNACK_DECIDED_BY_YOU.format(id=order.id, status=msg.DECIDED_WORDS.get(order.status, ""))
     return msg.SNACK_DECIDED_BY_OTHER.format(id=order.id, status=status_text(order.status), manager=order.decided_by)
@@ -336,7 +375,7 @@ def after_decide(effect: Decide, change: OrderChange, event: Incoming, ctx: Cont
         return Outcome(replies=(Reply.snackbar(event, too_late(order, effect.manager_id)),))
     snack = msg.SNACK_CONFIRMED if order.status == Status.CONFIRMED else msg.SNACK_REJECTED
     told = Outcome(replies=(Reply.snackbar(event, snack.format(id=order.id)), *card_edits(change, ctx),
-                            Reply.send(order.user_id, decision_notice(order))))
+                            Reply.send(order.user_id, decision_notice(order, ctx))))
     if order.status == Status.REJECTED:
         return told.then(go(State.MGR_REASON, ReasonDraft(order=order.id)))
     return told

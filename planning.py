@@ -144,6 +144,11 @@ def guest_reminder_kind(before: timedelta) -> str:
     return GUEST_REMINDER.format(minutes=int(before.total_seconds() // 60))
 
 
+def is_guest_reminder(kind: str) -> bool:
+    """remind_1440m, remind_120m...: a booking reminder to the guest (not remind_managers)."""
+    return kind.startswith("remind_") and kind.endswith("m") and kind[len("remind_"):-1].isdigit()
+
+
 def order_plans(order_id: int, since: datetime, starts_at: datetime | None, timing: Timing,
                 tz: tzinfo) -> tuple[JobPlan, ...]:
     """The jobs of a pending order sent (or rescheduled) at `since`: one reminder to the managers,

@@ -118,7 +118,8 @@ def test_full_booking_confirmed(anna, managers, emu, cafe):
                      "Телефон: +79123456789", "https://vk.com/id100"):
             assert line in card.text
     managers[0].presses(msg.BTN_CONFIRM)
-    assert anna.last.text == f"Ваша бронь №{order_id} подтверждена 🎉 Столик на 17.06 в 19:00. Ждём вас!"
+    assert anna.last.text == (f"Ваша бронь №{order_id} подтверждена 🎉 Столик на 17.06 в 19:00. Ждём вас!"
+                              "\nНапомним о брони 16.06 в 19:00.")  # REMINDERS' first, 24 h before
     assert all("✅ Подтвердил" in card_of(emu, m, order_id).text for m in MANAGER_IDS)
     booking, table, order = booking_row(cafe, order_id)
     assert (table, booking.active, booking.party, order.status) == ("Зал 3", True, 4, "confirmed")

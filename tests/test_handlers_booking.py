@@ -468,8 +468,13 @@ def test_booked_follow_up_thanks_the_customer_and_sends_cards():
     chat.presses(msg.BTN_SEND)
     out = chat.stored(d.Booked(d.OrderChange(True, booking_order())))
     thanks, *cards = out.replies
-    assert thanks.text == msg.BOOKING_SENT.format(id=31, table="Зал 2") and chat.state == d.State.MENU
-    assert chat.dialogue.data == {}
+    booked = out.effects[0]
+    reminder = (booked.start - timedelta(hours=24)).astimezone(ZoneInfo("Europe/Moscow"))
+    assert thanks.text == msg.BOOKING_SENT.format(id=31, table="Зал 2") + msg.REMINDER_AT.format(
+        at=reminder.strftime("%d.%m в %H:%M"))  # the first reminder: 24 h before, at the café's time
+    assert chat.state == d.State.MENU and chat.dialogue.data == {}
+    plans = [e for e in out.effects if isinstance(e, d.PlanJobs)]
+    assert [p.kind for p in plans[0].plans] == ["remind_managers", "expire", "remind_1440m", "remind_120m", "visit"]
     assert [(c.peer_id, c.card_order_id) for c in cards] == [(MANAGER, 31), (OTHER_MANAGER, 31)]
     for line in ("Когда: ср, 17.06.2026, 19:00–21:00", "Гостей: 4", "Столик: Зал 2 (Основной зал)", "Имя: Анна",
                  "Телефон: +79123456789", "https://vk.com/id100"):

@@ -37,7 +37,7 @@ ALLOWED: dict[str, set[str]] = {
     "db_models": SHARED,
     "db": SHARED | {"db_models"},
     "db_catalogue": {"catalogue", "slots", "db_models", "db"},
-    "db_jobs": {"planning", "db_models", "db"},
+    "db_jobs": SHARED | {"db_models", "db"},
     "db_functions": SHARED | {"db_models", "db", "db_catalogue", "db_jobs"},
     "drafts": SHARED | {"db_functions", "db_models"},  # the drafts sweep: a pure decision and its adapter
     "vk_functions": SHARED | {"config"},
