@@ -201,3 +201,22 @@ def test_two_bot_processes_run_each_job_once(running, emu, clock, db_url):
     assert sorted(stored) == sorted(MANAGER_IDS * 2)
     assert [len(texts(emu, m, reminder)) for m in MANAGER_IDS] == [2, 2]
     assert {job_results(first, o)["remind_managers"] for o in orders} == {"done"}
+
+
+def test_a_failing_job_is_retried_later_and_never_stops_the_runner(anna, managers, emu, cafe, clock, caplog):
+    order_id = book(anna)
+    decide = cafe.bot.jobs.decide
+
+    def broken(job, order, ctx):
+        raise RuntimeError("secret text")
+
+    cafe.bot.jobs.decide = broken
+    at(cafe, clock, MONDAY + timedelta(minutes=31))
+    assert job_results(cafe, order_id)["remind_managers"] == "retry 1"
+    assert cafe.bot.jobs.is_alive() and "secret text" not in caplog.text  # logged without its words
+    cafe.bot.jobs.decide = decide
+    at(cafe, clock, MONDAY + timedelta(minutes=31, seconds=30))  # the retry (a minute, give or take) not yet
+    assert job_results(cafe, order_id)["remind_managers"] == "retry 1"
+    at(cafe, clock, MONDAY + timedelta(minutes=35))
+    assert job_results(cafe, order_id)["remind_managers"] == "done"
+    assert [len(texts(emu, m, msg.MANAGER_REMINDER.split("{")[0])) for m in MANAGER_IDS] == [1, 1]
