@@ -8,6 +8,7 @@ import json
 import os
 import threading
 from collections.abc import Mapping
+from datetime import datetime
 
 from sqlalchemy import text
 
@@ -66,6 +67,16 @@ def settings_for(emu: VKEmulator, db_url: str, **extra: str):
         "DATABASE_URL": db_url, "LONGPOLL_WAIT": "2", "LOG_LEVEL": "DEBUG", **extra,
     }
     return load_settings(env=env, dotenv_path=None)
+
+
+class Clock:
+    """The bot's "now", moved by the test (RunningBot's `clock`): time passes without sleeping."""
+
+    def __init__(self, now: datetime):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
 
 
 class RunningBot:

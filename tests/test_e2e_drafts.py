@@ -6,21 +6,11 @@ import pytest
 
 import messages as msg
 from db_models import DialogueRow
-from support import CUSTOMER_ID, Person
+from support import CUSTOMER_ID, Clock, Person
 
 UTC = timezone.utc
 MONDAY = datetime(2026, 6, 15, 9, 0, tzinfo=UTC)  # 12:00 in Moscow
 NUDGE = msg.DRAFT_NUDGE.split("{")[0]
-
-
-class Clock:
-    """The bot's "now", moved by the test."""
-
-    def __init__(self, now: datetime):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

@@ -1,41 +1,18 @@
 """Moving a booking, end to end: the real bot and vk_api against the emulator, on SQLite and
-PostgreSQL, the example café (Зал 3 seats four, Зал 4 six). The bot's clock is fixed or moved,
+PostgreSQL, the example café (Зал 3 seats four, Зал 4 six). The bot's clock is fixed (Monday 12:00),
 never slept."""
 from datetime import datetime, timedelta, timezone
 
-import pytest
 from sqlalchemy import select
 
 import messages as msg
 from db_models import Booking, Job, Order
-from support import CUSTOMER_ID, MANAGER_IDS, Person, card_of
-from test_e2e_booking import book
+from support import MANAGER_IDS, card_of
+from test_e2e_booking import anna, book, boris, cafe, managers  # noqa: F401 (the café's fixtures)
 
 UTC = timezone.utc
-MONDAY = datetime(2026, 6, 15, 9, 0, tzinfo=UTC)  # 12:00 in Moscow
 THURSDAY_8PM = datetime(2026, 6, 18, 17, 0, tzinfo=UTC)  # 20:00 in Moscow
-SECOND_CUSTOMER = 101
-
-
-@pytest.fixture
-def cafe(running, emu):
-    emu.add_user(SECOND_CUSTOMER, "Борис", "Петров")
-    return running(clock=lambda: MONDAY)
-
-
-@pytest.fixture
-def anna(emu, cafe):
-    return Person(emu, cafe, CUSTOMER_ID)
-
-
-@pytest.fixture
-def boris(emu, cafe):
-    return Person(emu, cafe, SECOND_CUSTOMER)
-
-
-@pytest.fixture
-def managers(emu, cafe):
-    return [Person(emu, cafe, m) for m in MANAGER_IDS]
+SECOND_CUSTOMER = 101  # boris
 
 
 def held(cafe, order_id: int) -> tuple:
