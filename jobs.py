@@ -14,7 +14,6 @@ up; nothing a job does ends the thread.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -25,7 +24,7 @@ import db_functions as dbf
 import db_jobs
 import planning
 from dialogue import Context, Incoming, OrderInfo, Outcome, Reply
-from outbox import OutboxSender, where
+from outbox import OutboxSender, Worker, where
 from planning import JobPlan
 from vk_functions import Backoff
 
@@ -69,30 +68,19 @@ def job_event(job_id: int, order: OrderInfo | None) -> Incoming:
     return Incoming(kind="other", event_id=f"job:{job_id}", user_id=user, peer_id=user)
 
 
-class JobRunner(threading.Thread):
+class JobRunner(Worker):
     """Runs due jobs and the sweeps every cycle. `wake()` starts a cycle at once; `idle` is set
     when a cycle is over and no wake is pending (tests wait on it, then on the sender's idle)."""
 
     def __init__(self, sessions: sessionmaker[Session], applier: Applier, decide: Decide,
                  sender: OutboxSender | None = None, *, sweeps: Sequence[Sweep] = (), interval: float = INTERVAL,
                  batch: int = BATCH, retry: Backoff | None = None, max_attempts: int = MAX_ATTEMPTS):
-        super().__init__(name="job-runner", daemon=True)
+        super().__init__("job-runner")
         self.sessions, self.applier, self.decide, self.sender = sessions, applier, decide, sender
         self.sweeps, self.interval, self.batch, self.max_attempts = tuple(sweeps), interval, batch, max_attempts
         self.retry = retry or Backoff(first=60.0, cap=3600.0)
-        self._wake, self._stopping, self._lock = threading.Event(), threading.Event(), threading.Lock()
-        self.idle = threading.Event()
         self._digest_day: int | None = None  # the day whose digest this process planned last
         self._current: tuple[int, str, int, str | None] | None = None  # the job in hand: id, kind, subject, result
-
-    def wake(self) -> None:
-        with self._lock:
-            self.idle.clear()
-            self._wake.set()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
 
     def run(self) -> None:
         failures = 0
@@ -108,10 +96,7 @@ class JobRunner(threading.Thread):
                 if self._stopping.wait(min(self.interval, 2.0 ** min(failures, 5))):
                     return
                 continue
-            with self._lock:
-                if not self._wake.is_set():
-                    self.idle.set()
-            self._wake.wait(max(MIN_WAIT, wait) if wait else 0.0)
+            self.rest(max(MIN_WAIT, wait) if wait else 0.0)
 
     def _next_wait(self) -> float:
         with self.sessions.begin() as session:

@@ -61,7 +61,33 @@ def where(exc: BaseException) -> str:
     return f"{type(exc).__name__}{place}"
 
 
-class OutboxSender(threading.Thread):
+class Worker(threading.Thread):
+    """A thread that works in passes and rests between them until woken or stopped (the sender,
+    the job runner). `idle` is set while it rests with no wake pending: tests wait on it."""
+
+    def __init__(self, name: str):
+        super().__init__(name=name, daemon=True)
+        self._wake, self._stopping, self._lock = threading.Event(), threading.Event(), threading.Lock()
+        self.idle = threading.Event()
+
+    def wake(self) -> None:
+        with self._lock:
+            self.idle.clear()
+            self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    def rest(self, seconds: float) -> None:
+        """Until woken, stopped, or `seconds` passed; idle meanwhile unless a wake is pending."""
+        with self._lock:
+            if not self._wake.is_set():
+                self.idle.set()
+        self._wake.wait(seconds)
+
+
+class OutboxSender(Worker):
     """Delivers committed replies, oldest first, until VK accepts or refuses each.
 
     Runs beside the event loop; `wake()` after a commit. `idle` is set when a pass found
@@ -74,7 +100,7 @@ class OutboxSender(threading.Thread):
                  idle_wait: float = 5.0, batching: bool = True, retry_later: Backoff | None = None,
                  on_auth_failure: Callable[[], None] | None = None, max_attempts: int = MAX_ATTEMPTS,
                  max_age: timedelta = MAX_AGE):
-        super().__init__(name="outbox-sender", daemon=True)
+        super().__init__("outbox-sender")
         self.batching = batching
         self._forbidden_logged: set[int] = set()
         self.client = client
@@ -88,20 +114,7 @@ class OutboxSender(threading.Thread):
         self.auth_failed = threading.Event()
         self.idle_wait = idle_wait
         self._base: int | None = None  # read from the database once, at the first pass
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._lock = threading.Lock()
-        self.idle = threading.Event()
         self.delivered = 0
-
-    def wake(self) -> None:
-        with self._lock:
-            self.idle.clear()
-            self._wake.set()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
 
     def run(self) -> None:
         failures = 0
@@ -124,10 +137,7 @@ class OutboxSender(threading.Thread):
             if stopping:
                 return  # one last pass after stop(): the event in hand gets its replies
             if wait is not None:
-                with self._lock:
-                    if not self._wake.is_set():
-                        self.idle.set()
-                self._wake.wait(wait)
+                self.rest(wait)
 
     def _next_wait(self) -> float:
         with self.sessions.begin() as session:
