@@ -18,8 +18,8 @@ import planning
 import services
 from dialogue import (CANCELLABLE, UTC, Booked, BookTable, CancelOrder, Context, Conversation, CreateOrder, Decide,
                       Incoming, OrderChange, OrderInfo, OrderKind, Outcome, PlanJobs, ReasonDraft, Reply,
-                      SetRejectReason, State, Status, Warn, arg, command_of, go, id_arg, int_arg, is_stray, local_time, menu, menu_keyboard,
-                      nfc, order_arg, page_of, say, stay, to_menu, today)
+                      SetRejectReason, State, Status, Warn, arg, command_of, go, id_arg, int_arg, is_stray, local_time,
+                      menu, menu_keyboard, nfc, order_arg, page_of, say, stay, to_menu, today)
 
 MY_ORDERS_PAGE = kb.ORDERS_PER_PAGE
 MAX_PAGE = 100_000  # a forged page number beyond any list is the first page, never a huge OFFSET
@@ -132,7 +132,8 @@ def no_show_lines(order: OrderInfo, ctx: Context) -> list[str]:
 def card_text(order: OrderInfo, ctx: Context) -> str:
     head = msg.CARD.format(id=order.id, details="\n".join(kind_of(order).lines(order.details)),
                            user_id=order.user_id, created=local_time(order.created_at, ctx))
-    return "\n\n".join([head[:MAX_CARD], *no_show_lines(order, ctx), *decision_lines(order, ctx)])  # the decision is never cut off
+    # the warning and the decision are never cut off
+    return "\n\n".join([head[:MAX_CARD], *no_show_lines(order, ctx), *decision_lines(order, ctx)])
 
 
 def new_cards(order: OrderInfo, ctx: Context) -> tuple[Reply, ...]:
