@@ -118,12 +118,12 @@ class JobRunner(Worker):
         return len(tried)
 
     def plan_digest(self) -> None:
-        """The next daily digest, planned once a day by whichever process gets there first. A
-        digest missed by less than a day (the bot was down at DIGEST_TIME) is still planned and
-        runs now, unless quiet hours hold it back."""
+        """The next daily digest, planned once a day by whichever process gets there first. Like
+        every job, one planned before the bot went down runs at start, on its own day; a bot
+        started after DIGEST_TIME first sends the next day's (not a late one at once)."""
         with self.sessions.begin() as session:
             ctx = self.applier.context(session, db_jobs.catalogue_version(session))
-            due = planning.next_daily(ctx.now - timedelta(days=1), ctx.timing.digest_at, ctx.tz)
+            due = planning.next_daily(ctx.now, ctx.timing.digest_at, ctx.tz)
             day = int(planning.local(due, ctx.tz).strftime("%Y%m%d"))
             if day != self._digest_day:
                 db_jobs.plan_once(session, JobPlan(planning.DIGEST, day, due))

@@ -128,8 +128,8 @@ def test_a_reminder_is_dropped_for_a_booking_that_started_while_the_bot_was_down
     assert texts(emu, CUSTOMER_ID, msg.GUEST_REMINDER.split("{")[0]) == []
     results = job_results(cafe, order_id)
     assert (results["remind_1440m"], results["remind_120m"]) == ("dropped", "dropped")
-    dropped = [r for r in caplog.records if "dropped" in r.getMessage()]
-    assert len(dropped) == 2  # one INFO line for each reminder
+    dropped = [r for r in caplog.records if "dropped" in r.getMessage() and "remind_" in r.getMessage()]
+    assert len(dropped) == 2  # one INFO line for each reminder (and one for Tuesday's digest, gone too)
 
 
 def test_a_restart_with_jobs_due_runs_each_exactly_once(anna, managers, emu, cafe, clock):
@@ -179,8 +179,22 @@ def test_the_digest_comes_once_a_day_and_never_in_quiet_hours(running, emu, cloc
         [said] = texts(emu, m, digest)
         assert "15.06.2026" in said and f"№{order_id}" in said and msg.DIGEST_NO_BOOKINGS in said
     at(cafe, clock, datetime(2026, 6, 16, 5, 31, tzinfo=UTC))  # Tuesday 08:31: quiet again
-    at(cafe, clock, datetime(2026, 6, 16, 6, 0, tzinfo=UTC))
+    assert [len(texts(emu, m, digest)) for m in MANAGER_IDS] == [1, 1]
+    cafe.stop()  # down at 09:00; Tuesday's digest, planned on Monday, goes out at the start
+    clock.now = datetime(2026, 6, 16, 6, 30, tzinfo=UTC)
+    cafe.start()
+    cafe.run_jobs()
+    at(cafe, clock, datetime(2026, 6, 16, 7, 0, tzinfo=UTC))
     assert [len(texts(emu, m, digest)) for m in MANAGER_IDS] == [2, 2]
+
+
+def test_a_bot_started_after_digest_time_sends_no_late_digest(running, emu, clock):
+    cafe = running(clock=clock)  # Monday 12:00 in Moscow, DIGEST_TIME 10:00
+    cafe.run_jobs()
+    assert texts(emu, MANAGER_IDS[0], msg.DIGEST.split("{")[0]) == []
+    with cafe.bot.sessions.begin() as s:
+        [planned] = s.scalars(select(Job).where(Job.kind == "digest")).all()
+    assert (planned.subject, planned.due_at) == (20260616, datetime(2026, 6, 16, 7, 0, tzinfo=UTC))
 
 
 def test_two_bot_processes_run_each_job_once(running, emu, clock, db_url):
