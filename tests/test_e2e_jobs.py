@@ -8,23 +8,13 @@ from sqlalchemy import select
 
 import messages as msg
 from db_models import Booking, Job, Order, Outbox
-from support import CUSTOMER_ID, MANAGER_IDS, Person, RunningBot, card_of, labels
+from support import CUSTOMER_ID, MANAGER_IDS, Clock, Person, RunningBot, card_of, labels
 from test_e2e_booking import book
 
 UTC = timezone.utc
 MONDAY = datetime(2026, 6, 15, 9, 0, tzinfo=UTC)  # 12:00 in Moscow; the booking below: Wed 17.06 19:00
 START = datetime(2026, 6, 17, 16, 0, tzinfo=UTC)  # 19:00 in Moscow
 SECOND_CUSTOMER = 101
-
-
-class Clock:
-    """The bot's "now", moved by the test."""
-
-    def __init__(self, now: datetime):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
