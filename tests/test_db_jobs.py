@@ -48,7 +48,7 @@ def test_a_due_job_is_claimed_once_and_done_once(sessions):
 
 def test_two_sessions_claiming_at_once_get_different_jobs(sessions, engine):
     if engine.dialect.name != "postgresql":
-        pytest.skip("FOR UPDATE SKIP LOCKED is PostgreSQL's; SQLite runs one writer at a time")
+        pytest.skip("SQLite runs one writer at a time: no row lock to skip (the other database runs this)")
     with sessions.begin() as s:
         db_jobs.plan_jobs(s, [JobPlan("expire", 1, T0), JobPlan("expire", 2, T0)])
     with sessions.begin() as first, sessions.begin() as second:

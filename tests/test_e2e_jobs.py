@@ -189,7 +189,7 @@ def test_a_bot_started_after_digest_time_sends_no_late_digest(running, emu, cloc
 
 def test_two_bot_processes_run_each_job_once(running, emu, clock, db_url):
     if not db_url.startswith("postgresql"):
-        pytest.skip("two processes share one database on PostgreSQL (SQLite: one process)")
+        pytest.skip("SQLite: one bot process per database file (the other database runs this)")
     emu.add_user(SECOND_CUSTOMER, "Борис", "Петров")
     first = running(clock=clock)
     orders = [book(Person(emu, first, CUSTOMER_ID)), book(Person(emu, first, SECOND_CUSTOMER), day="Чт 18.06")]

@@ -281,8 +281,8 @@ def long_poll_chaos(emu: VKEmulator, stop: threading.Event) -> None:
     rng = random.Random(3)
     while not stop.wait(0.15):
         choice = rng.random()
-        if choice < 0.3:
-            emu.longpoll_fail(rng.choice((1, 2, 3)))
+        if choice < 0.3:  # not 3: VK's failed 3 loses the events in between by definition (tests/test_e2e_real_vk)
+            emu.longpoll_fail(rng.choice((1, 2)))
         elif choice < 0.4:
             emu.redeliver(rng.randint(1, 20))
 
