@@ -49,6 +49,7 @@ class DialogueRow(Base):
     data: Mapped[dict] = mapped_column(default=dict)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     nudged_at: Mapped[datetime | None]  # the draft in hand was nudged (once per draft)
+    handed_over_at: Mapped[datetime | None]  # with a manager since then: the bot keeps silent
 
 
 class ProcessedEvent(Base):
@@ -101,6 +102,10 @@ class VkUser(Base):
     messages_allowed: Mapped[bool | None] = mapped_column(Boolean)
     callbacks: Mapped[bool | None] = mapped_column(Boolean)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The name `users.get` gave and when (None: never looked up; the vk.com link stands in).
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    last_name: Mapped[str | None] = mapped_column(String(100))
+    names_at: Mapped[datetime | None]
 
 
 class BotMeta(Base):
