@@ -139,7 +139,7 @@ def after_expire(effect: ExpireOrder, change: OrderChange, event: Incoming, ctx:
     if not change.changed or change.order is None:
         return Outcome()  # decided or cancelled meanwhile: nothing to say
     order = change.order
-    text = msg.CUSTOMER_EXPIRED.format(id=order.id, title=orders.order_title(order))
+    text = orders.kind_of(order).expired.format(id=order.id, title=orders.order_title(order))
     return Outcome(replies=(Reply.send(order.user_id, text, menu_keyboard(ctx, order.user_id)),
                             *orders.card_edits(change, ctx)))
 

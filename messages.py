@@ -332,7 +332,7 @@ STATS_NAMES = {
 }
 
 # --- The manager's card ---------------------------------------------------------
-CARD = "🆕 Заказ №{id}\n{details}\nКлиент: https://vk.com/id{user_id}\nСоздан: {created}"
+CARD = "🆕 {word} №{id}\n{details}\nКлиент: https://vk.com/id{user_id}\nСоздан: {created}"
 CARD_CONFIRMED = "✅ Подтвердил менеджер https://vk.com/id{manager}, {at}"
 CARD_REJECTED = "❌ Отклонил менеджер https://vk.com/id{manager}, {at}"
 CARD_REASON = "Причина: {reason}"
@@ -352,7 +352,7 @@ REASON_SENT = "Передал причину клиенту по заказу �
 REASON_CUT = "Причина длинная: клиент увидит первые {limit} знаков, с пометкой, что текст сокращён."
 REASON_TOO_LATE = "Причину к заказу №{id} уже не добавить."
 NO_REASON_OK = "Хорошо, без причины."
-MANAGER_CANCEL_NOTICE = "🚫 Клиент отменил заказ №{id} «{title}» (https://vk.com/id{user_id})."
+MANAGER_CANCEL_NOTICE = "🚫 Клиент отменил {word} №{id} «{title}» (https://vk.com/id{user_id})."
 
 # --- What the customer hears about their order ------------------------------------
 CUSTOMER_CONFIRMED = "Ваш заказ №{id} «{title}» подтверждён 🎉 Менеджер скоро свяжется с вами."
@@ -361,6 +361,10 @@ CUSTOMER_REJECTED = (
     "Вы можете выбрать другую услугу или написать нам — постараемся помочь."
 )
 CUSTOMER_REASON = "Комментарий менеджера к заказу №{id}: {reason}"
+CUSTOMER_BOOKING_REASON = "Комментарий менеджера к брони №{id}: {reason}"
+# What an order is called on its card and in the notices, by its kind (orders.KINDS)
+WORD_ORDER = "Заказ"
+WORD_BOOKING = "Бронь"
 
 # --- My orders -----------------------------------------------------------------------
 MY_ORDERS = "Ваши заказы{page}:\n\n{lines}"
@@ -369,8 +373,10 @@ MY_ORDERS_MORE = "\n\nЗаказы постарше — на следующей 
 MY_ORDERS_CAN_CANCEL = "\n\nЗаказ, который ждёт ответа или уже подтверждён, можно отменить кнопкой ниже."
 MY_ORDERS_EMPTY = "У вас пока нет заказов. Всё, что можно заказать или забронировать, — в меню ниже 🙂"
 ORDER_LINE = "№{id} · {title} · {date} · {status}"
-ASK_CANCEL_ORDER = "Отменить заказ №{id} «{title}»?"
+ORDER_LINE_UNDATED = "№{id} · {title} · {status}"
+ASK_CANCEL_ORDER = "Отменить {word} №{id} «{title}»?"
 ORDER_CANCELLED = "Заказ №{id} отменён. Менеджеров я предупредил."
+BOOKING_CANCELLED = "Бронь №{id} отменена. Менеджеров я предупредил."
 ORDER_NOT_FOUND = "Такого заказа у вас нет 🤔 Откройте «Мои заказы», чтобы увидеть свои."
 CANNOT_CANCEL = "Заказ №{id} уже нельзя отменить: он {status}."
 CANNOT_CANCEL_PAST = "Бронь №{id} уже в прошлом — отменять нечего 🙂"
@@ -465,7 +471,7 @@ TODAY_BOOKING_LINE = "{start}–{end} · {table} · гостей: {party} · {na
 
 # --- Delivery: a card VK no longer lets the bot edit -------------------------------
 CARD_FALLBACK = (
-    "Заказ №{id} «{title}»: {status}\n{lines}\n"
+    "{word} №{id} «{title}»: {status}\n{lines}\n"
     "Карточку выше VK обновить уже не даёт, поэтому пишу отдельно 🙂"
 )
 
@@ -508,6 +514,10 @@ MANAGER_REMINDER = "⏰ Заказ №{id} «{title}» всё ещё ждёт р
 CUSTOMER_EXPIRED = (
     "Простите, по заказу №{id} «{title}» мы не успели ответить вовремя, и он закрыт 😔 "
     "Если он ещё нужен — оформите его заново, мы постараемся ответить быстрее."
+)
+CUSTOMER_BOOKING_EXPIRED = (
+    "Простите, по брони №{id} ({title}) мы не успели ответить вовремя, и она закрыта 😔 "
+    "Если столик ещё нужен — забронируйте заново, мы постараемся ответить быстрее."
 )
 CARD_EXPIRED = "⌛ Никто не ответил вовремя: заказ закрыт, клиент предупреждён"
 GUEST_REMINDER = "Напоминаем о брони №{id}: {when}, столик {table} 🙂 Вы придёте?"

@@ -43,13 +43,23 @@ class KindWords:
     confirmed: str = msg.CUSTOMER_CONFIRMED
     rejected: str = msg.CUSTOMER_REJECTED
     upcoming: Callable[[Mapping, datetime], bool] = always
+    word: str = msg.WORD_ORDER  # «Заказ №…» or «Бронь №…» on the card and in the notices
+    reason: str = msg.CUSTOMER_REASON
+    expired: str = msg.CUSTOMER_EXPIRED
+    cancelled: str = msg.ORDER_CANCELLED
+    dated: bool = True  # My orders shows the day it was made (a booking's title has its own day)
+
+    def called(self) -> str:
+        """The word inside a sentence («отменил бронь №3»)."""
+        return self.word.lower()
 
 
 KINDS: dict[str, KindWords] = {
     OrderKind.SERVICE: KindWords(title=services.order_title, lines=services.order_lines),
     OrderKind.BOOKING: KindWords(title=booking.order_title, lines=booking.order_lines,
                                  confirmed=msg.CUSTOMER_BOOKING_CONFIRMED, rejected=msg.CUSTOMER_BOOKING_REJECTED,
-                                 upcoming=booking.upcoming),
+                                 upcoming=booking.upcoming, word=msg.WORD_BOOKING, reason=msg.CUSTOMER_BOOKING_REASON,
+                                 expired=msg.CUSTOMER_BOOKING_EXPIRED, cancelled=msg.BOOKING_CANCELLED, dated=False),
 }
 UNKNOWN_KIND = KindWords(title=lambda details: "", lines=lambda details: [])
 
@@ -130,7 +140,8 @@ def no_show_lines(order: OrderInfo, ctx: Context) -> list[str]:
 
 
 def card_text(order: OrderInfo, ctx: Context) -> str:
-    head = msg.CARD.format(id=order.id, details="\n".join(kind_of(order).lines(order.details)),
+    kind = kind_of(order)
+    head = msg.CARD.format(word=kind.word, id=order.id, details="\n".join(kind.lines(order.details)),
                            user_id=order.user_id, created=local_time(order.created_at, ctx))
     # the warning and the decision are never cut off
     return "\n\n".join([head[:MAX_CARD], *no_show_lines(order, ctx), *decision_lines(order, ctx)])
@@ -152,14 +163,16 @@ def card_edits(change: OrderChange, ctx: Context) -> tuple[Reply, ...]:
 
 def card_fallback(order: OrderInfo, ctx: Context) -> str:
     lines = "\n".join(decision_lines(order, ctx))
-    return msg.CARD_FALLBACK.format(id=order.id, title=order_title(order), status=status_text(order.status),
-                                    lines=lines).replace("\n\n", "\n")
+    return msg.CARD_FALLBACK.format(word=kind_of(order).word, id=order.id, title=order_title(order),
+                                    status=status_text(order.status), lines=lines).replace("\n\n", "\n")
 
 
 # --- The customer's orders: "My orders" and cancelling one -----------------------------
 def order_line(order: OrderInfo, ctx: Context) -> str:
-    return msg.ORDER_LINE.format(id=order.id, title=order_title(order), status=status_text(order.status),
-                                 date=local_time(order.created_at, ctx, "%d.%m.%Y"))
+    """One line of My orders; a booking's title has its day and time, so its creation day is not repeated."""
+    line = msg.ORDER_LINE if kind_of(order).dated else msg.ORDER_LINE_UNDATED
+    return line.format(id=order.id, title=order_title(order), status=status_text(order.status),
+                       date=local_time(order.created_at, ctx, "%d.%m.%Y"))
 
 
 def wanted_page(event: Incoming) -> int:
@@ -218,7 +231,7 @@ def on_order_cancel(event: Incoming, conversation: Conversation, ctx: Context) -
     if not may_cancel(order, ctx):
         return Outcome(replies=(say(event, msg.CANNOT_CANCEL_PAST.format(id=order.id)),))
     if arg(event, msg.ARG_SURE) != 1:
-        question = msg.ASK_CANCEL_ORDER.format(id=order.id, title=order_title(order))
+        question = msg.ASK_CANCEL_ORDER.format(word=kind_of(order).called(), id=order.id, title=order_title(order))
         return Outcome(replies=(say(event, question, kb.confirm_cancel(order.id)),))
     return Outcome(effects=(CancelOrder(order.id, event.user_id),))
 
@@ -375,8 +388,8 @@ def after_decide(effect: Decide, change: OrderChange, event: Incoming, ctx: Cont
     if not change.changed:
         return Outcome(replies=(Reply.snackbar(event, too_late(order, effect.manager_id)),))
     snack = msg.SNACK_CONFIRMED if order.status == Status.CONFIRMED else msg.SNACK_REJECTED
-    told = Outcome(replies=(Reply.snackbar(event, snack.format(id=order.id)), *card_edits(change, ctx),
-                            Reply.send(order.user_id, decision_notice(order, ctx))))
+    notice = Reply.send(order.user_id, decision_notice(order, ctx), menu_keyboard(ctx, order.user_id))
+    told = Outcome(replies=(Reply.snackbar(event, snack.format(id=order.id)), *card_edits(change, ctx), notice))
     if order.status == Status.REJECTED:
         return told.then(go(State.MGR_REASON, ReasonDraft(order=order.id)))
     return told
@@ -386,7 +399,8 @@ def after_reason(effect: SetRejectReason, change: OrderChange, event: Incoming, 
     if not change.changed or change.order is None:
         return to_menu(msg.REASON_TOO_LATE.format(id=effect.order_id))
     order = change.order
-    to_customer = Reply.send(order.user_id, msg.CUSTOMER_REASON.format(id=order.id, reason=order.reject_reason))
+    reason = kind_of(order).reason.format(id=order.id, reason=order.reject_reason)
+    to_customer = Reply.send(order.user_id, reason, menu_keyboard(ctx, order.user_id))
     done = menu(event, ctx, msg.REASON_SENT.format(id=order.id))
     return done.then(Outcome(replies=(to_customer, *card_edits(change, ctx))))
 
@@ -397,9 +411,10 @@ def after_cancel(effect: CancelOrder, change: OrderChange, event: Incoming, ctx:
         return Outcome(replies=(say(event, msg.ORDER_NOT_FOUND),))
     if not change.changed:
         return cannot_cancel(event, order)
-    notice = msg.MANAGER_CANCEL_NOTICE.format(id=order.id, title=order_title(order), user_id=order.user_id)
+    notice = msg.MANAGER_CANCEL_NOTICE.format(word=kind_of(order).called(), id=order.id, title=order_title(order),
+                                              user_id=order.user_id)
     return Outcome(replies=(
-        say(event, msg.ORDER_CANCELLED.format(id=order.id), menu_keyboard(ctx, event.user_id)),
+        say(event, kind_of(order).cancelled.format(id=order.id), menu_keyboard(ctx, event.user_id)),
         *card_edits(change, ctx),
         *(Reply.send(m, notice) for m in sorted(ctx.manager_ids)),
     ))

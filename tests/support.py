@@ -55,7 +55,8 @@ def payload_of(button_action: Mapping) -> dict:
 
 def card_of(emu, manager_id: int, order_id: int):
     """The one card a manager got for an order."""
-    cards = [m for m in emu.messages(manager_id) if m.text.startswith(f"🆕 Заказ №{order_id}\n")]
+    heads = (f"🆕 Заказ №{order_id}\n", f"🆕 Бронь №{order_id}\n")
+    cards = [m for m in emu.messages(manager_id) if m.text.startswith(heads)]
     assert len(cards) == 1, f"manager {manager_id} has {len(cards)} cards for order {order_id}"
     return cards[0]
 

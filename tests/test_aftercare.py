@@ -57,7 +57,7 @@ def test_the_expiry_asks_to_expire_a_pending_order_and_says_nothing_if_it_was_de
     expired = booking(d.Status.EXPIRED)
     told = aftercare.after_expire(d.ExpireOrder(7), d.OrderChange(True, expired, {200: 11}), event, ctx())
     customer, card = told.replies
-    assert customer.peer_id == 100 and customer.text.startswith("Простите, по заказу №7")
+    assert customer.peer_id == 100 and customer.text.startswith("Простите, по брони №7")
     assert msg.BTN_BOOK in labels(customer) and msg.CARD_EXPIRED in card.text and card.cmid == 11
     confirmed = booking(d.Status.CONFIRMED)
     assert aftercare.after_expire(d.ExpireOrder(7), d.OrderChange(False, confirmed), event, ctx()).replies == ()

@@ -472,6 +472,22 @@ def test_confirm_follow_up_edits_every_card_and_tells_the_customer():
     assert out.state is None
 
 
+def test_every_decision_and_reason_notice_carries_the_main_menu():
+    confirmed = h.follow_up(d.Decide(17, MANAGER, True), change(d.Status.CONFIRMED), press({}), ctx_with())
+    rejected = h.follow_up(d.Decide(17, MANAGER, False), change(d.Status.REJECTED), press({}), ctx_with())
+    done = change(d.Status.REJECTED, reject_reason="Нет дизайнеров")
+    reason = h.follow_up(d.SetRejectReason(17, MANAGER, "Нет дизайнеров"), done, press({}), ctx_with())
+    for out in (confirmed, rejected, reason):
+        [notice] = [r for r in out.replies if r.peer_id == CUSTOMER]
+        assert msg.BTN_MY_ORDERS in labels(notice) and notice.text.startswith(("Ваш заказ №17", "К сожалению, заказ",
+                                                                               "Комментарий менеджера к заказу"))
+
+
+def test_a_service_orders_card_says_zakaz():
+    card = orders.card_text(order(), ctx_with())
+    assert card.startswith("🆕 Заказ №17\n")
+
+
 def test_reject_follow_up_asks_the_manager_for_a_reason():
     out = h.follow_up(d.Decide(17, MANAGER, False), change(d.Status.REJECTED), press({}), ctx_with())
     assert "❌ Отклонил" in out.replies[1].text
