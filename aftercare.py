@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import planning
 from datetime import datetime
 
+import handover
 import keyboard as kb
 import messages as msg
 import orders
@@ -130,6 +131,7 @@ JOBS.update({
     planning.GUEST_REMINDER: Aftercare(booking_ahead, remind_guest),
     planning.VISIT: Aftercare(confirmed_unmarked, ask_visit),
     planning.DIGEST: Aftercare(digest_today, digest),
+    planning.HANDOFF: Aftercare(handover.still_handed_over, handover.time_is_up),
 })
 
 

@@ -164,6 +164,13 @@ def _count(name: str, raw: str) -> int:
     return int(raw)
 
 
+def _working_hours(raw: str) -> str:
+    start, sep, end = raw.partition("-")
+    if not sep or planning.parse_time(start) is None or planning.parse_time(end) is None:
+        raise SettingsError("WORKING_HOURS", "must look like 10:00-19:00")
+    return f"{start.strip()}-{end.strip()}"
+
+
 def _timing(get) -> Timing:
     """The jobs' settings; each default is the one settings.py.example documents."""
     def minutes(name, default):
@@ -181,6 +188,8 @@ def _timing(get) -> Timing:
         reminders=_parsed("REMINDERS", get("REMINDERS", "24h,2h"), planning.parse_reminders),
         quiet=_parsed("QUIET_HOURS", get("QUIET_HOURS", "22:00-09:00"), planning.parse_quiet_hours),
         digest_at=digest, no_show_warn=_count("NO_SHOW_WARN", get("NO_SHOW_WARN", "2")),
+        handoff=hours("HANDOFF_HOURS", 24), working_hours=_working_hours(get("WORKING_HOURS", "10:00-19:00")),
+        names_refresh=timedelta(days=_positive_int("NAMES_REFRESH_DAYS", get("NAMES_REFRESH_DAYS", "7"))),
     )
 
 

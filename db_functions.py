@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, aliased
 
 import catalogue
 import db_jobs
+import db_people
 import slots
 from db import dialect_insert
 from db_catalogue import CATALOGUE_ROW, CatalogueSnapshot, active_tables
@@ -56,7 +57,9 @@ def save_ts(session: Session, group_id: int, ts: str) -> None:
 # --- Dialogues ---------------------------------------------------------------------
 def load_dialogue(session: Session, user_id: int) -> Conversation:
     row = session.get(DialogueRow, user_id)
-    return _conversation(row.state, row.data) if row else Conversation(is_new=True)
+    if row is None:
+        return Conversation(is_new=True)
+    return replace(_conversation(row.state, row.data), handed_over_at=row.handed_over_at)
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,7 @@ def load_event_state(session: Session, user_id: int) -> EventState:
     """The user's dialogue, the catalogue's version and the user's flags in one statement (the
     version row, with the dialogue and the vk_users row joined on, either may not exist)."""
     query = (select(CatalogueState.version, DialogueRow.state, DialogueRow.data, VkUser.messages_allowed,
-                    VkUser.callbacks).select_from(CatalogueState)
+                    VkUser.callbacks, DialogueRow.handed_over_at).select_from(CatalogueState)
              .outerjoin(DialogueRow, DialogueRow.user_id == user_id).outerjoin(VkUser, VkUser.user_id == user_id)
              .where(CatalogueState.id == CATALOGUE_ROW))
     row = session.execute(query).one_or_none()
@@ -89,8 +92,9 @@ def load_event_state(session: Session, user_id: int) -> EventState:
         known = session.get(VkUser, user_id)
         flags = UserFlags(known.messages_allowed, known.callbacks) if known else UserFlags()
         return EventState(load_dialogue(session, user_id), None, flags)
-    version, state, data, allowed, callbacks = row
+    version, state, data, allowed, callbacks, handed_over_at = row
     conversation = _conversation(state, data) if state is not None else Conversation(is_new=True)
+    conversation = replace(conversation, handed_over_at=handed_over_at)
     return EventState(conversation, version, UserFlags(allowed, callbacks))
 
 
@@ -121,7 +125,8 @@ def stale_dialogues(session: Session, nudge_before: datetime | None, drop_before
         due = due | ((DialogueRow.updated_at <= nudge_before) & DialogueRow.nudged_at.is_(None)
                      & DialogueRow.state.not_in(never_nudged))
     query = (select(DialogueRow.user_id, DialogueRow.state, DialogueRow.updated_at, DialogueRow.nudged_at)
-             .where(DialogueRow.state != State.MENU, due).order_by(DialogueRow.updated_at).limit(limit))
+             .where(DialogueRow.state != State.MENU, DialogueRow.handed_over_at.is_(None), due)
+             .order_by(DialogueRow.updated_at).limit(limit))
     return [tuple(row) for row in session.execute(query)]
 
 
@@ -302,6 +307,7 @@ def _visit(session: Session, effect: MarkVisit, event: Incoming, now: datetime) 
 STORES: dict[type[Effect], Callable[[Session, Any, Incoming, datetime], object]] = {
     Warn: _warn, CreateOrder: _create_order, Decide: _decide, CancelOrder: _cancel, SetRejectReason: _reason,
     BookTable: _book, PlanJobs: _plan, Reschedule: _reschedule, ExpireOrder: _expire, MarkVisit: _visit,
+    **db_people.STORES,  # the hand-over
 }
 
 
@@ -434,6 +440,12 @@ class SessionView:
         return [BookingInfo(order_id=o.id, status=Status(o.status), starts_at=b.starts_at, ends_at=b.ends_at,
                             party=b.party, table=t.label, name=str(o.details.get("name", "")),
                             phone=str(o.details.get("phone", ""))) for b, o, t in self.session.execute(query)]
+
+    def names(self, user_ids: Iterable[int]) -> dict[int, str]:
+        return db_people.names_of(self.session, user_ids)
+
+    def handed_over(self, user_id: int) -> datetime | None:
+        return db_people.handed_over(self.session, user_id)
 
     def no_shows(self, user_id: int, since: datetime) -> int:
         return db_jobs.no_shows(self.session, user_id, since)

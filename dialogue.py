@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timezone, tzinfo
 from enum import StrEnum
@@ -93,7 +93,7 @@ class ReplyKind(StrEnum):
 class Incoming:
     """One event from VK, already parsed and validated by vk_events.parse_event."""
 
-    kind: Literal["message", "callback", "allow", "deny", "other"]  # allow/deny: message_allow/_deny
+    kind: Literal["message", "callback", "allow", "deny", "reply", "other"]  # allow/deny: message_allow/_deny
     event_id: str
     user_id: int
     peer_id: int
@@ -105,6 +105,7 @@ class Incoming:
     cmid: int | None = None
     from_chat: bool = False
     callbacks: bool | None = None  # the client shows callback buttons (client_info); None: not said
+    author: int | None = None  # a "reply" (the community wrote to user_id): the manager who wrote, None: the bot
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,7 @@ class Conversation:
     state: State = State.MENU
     data: Mapping = field(default_factory=dict)
     is_new: bool = False
+    handed_over_at: datetime | None = None  # with a manager since then (handover.py): the bot keeps silent
 
 
 # --- Drafts: typed, frozen, and tolerant when read back from storage ----------------------
@@ -436,6 +438,8 @@ class View(Protocol):
     def contact(self, user_id: int) -> SavedContact | None: ...
     def bookings_between(self, start: datetime, end: datetime, limit: int = 50) -> Sequence[BookingInfo]: ...
     def no_shows(self, user_id: int, since: datetime) -> int: ...  # bookings since then the guest missed
+    def names(self, user_ids: Iterable[int]) -> Mapping[int, str]: ...  # cached "First Last" (names.py)
+    def handed_over(self, user_id: int) -> datetime | None: ...  # since when, None: the bot answers
 
 
 class EmptyView:
@@ -455,6 +459,8 @@ class EmptyView:
     def contact(self, user_id): return None
     def bookings_between(self, start, end, limit=50): return ()
     def no_shows(self, user_id, since): return 0
+    def names(self, user_ids): return {}
+    def handed_over(self, user_id): return None
 
 
 def _utcnow() -> datetime:
@@ -473,6 +479,7 @@ class Context:
     tz: tzinfo = ZoneInfo("Europe/Moscow")  # the TIMEZONE setting: what "today" means
     view: View = field(default_factory=EmptyView)
     timing: Timing = Timing()  # the jobs' settings: reminders, expiry, quiet hours (planning.py)
+    group_id: int = 0  # VK_GROUP_ID: the community's dialogue links (handover.py)
     floor: Any = None  # booking.Floor: the café as this event sees it; the chain opens it once per event
 
 

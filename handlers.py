@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 import aftercare
 import booking
+import handover
 import messages as msg
 import orders
 import rescheduling
@@ -266,6 +267,7 @@ MANAGER_COMMANDS: dict[str, Command] = {
 CALLBACKS: dict[str, Command] = {  # callback buttons (manager cards)
     msg.CMD_DECIDE: orders.on_decide,
     **aftercare.CALLBACKS,  # «Пришёл» / «Не пришёл»
+    **handover.CALLBACKS,  # «Вернуть бота»
 }
 
 
@@ -273,6 +275,9 @@ CALLBACKS: dict[str, Command] = {  # callback buttons (manager cards)
 def route(event: Incoming, conversation: Conversation, ctx: Context) -> Outcome:
     if event.from_chat or event.kind == "other":
         return Outcome()  # group chats and other event types: VK etiquette is silence
+    handed = handover.intercept(event, conversation, ctx)  # a reply, a person asked for, or silence
+    if handed is not None:
+        return handed
     command = command_of(event)
     if event.kind == "callback":
         return CALLBACKS.get(command, orders.on_unknown_callback)(event, conversation, ctx)
@@ -315,6 +320,7 @@ FOLLOW_UPS: dict[type, Callable[..., Outcome]] = {
     CancelOrder: orders.after_cancel,
     **aftercare.FOLLOW_UPS,  # an expiry, a visit marked
     Reschedule: rescheduling.after_reschedule,
+    **handover.FOLLOW_UPS,  # handed over to a manager, the bot back
 }
 
 

@@ -149,7 +149,7 @@ class JobRunner(Worker):
             return None
         self._current = (job.id, job.kind, job.subject, job.result)
         plan = JobPlan(job.kind, job.subject, job.due_at)
-        order = None if job.kind == planning.DIGEST else ctx.view.order(job.subject)
+        order = None if job.kind in planning.NOT_ORDERS else ctx.view.order(job.subject)
         decision = self.decide(plan, order, ctx)
         if decision.result == planning.POSTPONE:
             db_jobs.postpone_job(session, job.id, decision.due_at)

@@ -212,6 +212,12 @@ def order_card(order_id: int) -> str:
                  inline=True)
 
 
+def bot_back(user_id: int) -> str:
+    """«Вернуть бота» under a hand-over card: a callback, so a press answers with a snackbar."""
+    return build([[Button(msg.BTN_BOT_BACK, {"cmd": msg.CMD_BOT_BACK, msg.ARG_USER: user_id}, callback=True,
+                          color="primary")]], inline=True)
+
+
 def reject_reason() -> str:
     return build([[Button(msg.BTN_NO_REASON, cmd(msg.CMD_NO_REASON))]], inline=True)
 
@@ -223,6 +229,8 @@ def customer_menu(services: bool, manager: bool = False, booking: bool = False) 
     if booking:
         entries.append(Button(msg.BTN_BOOK, cmd(msg.CMD_BOOK), color="primary"))
     entries.append(Button(msg.BTN_MY_ORDERS, cmd(msg.CMD_ORDERS)))
+    if not manager:
+        entries.append(Button(msg.BTN_HANDOVER, cmd(msg.CMD_HANDOVER)))
     manager_row = [Button(msg.BTN_PENDING, cmd(msg.CMD_PENDING)), Button(msg.BTN_TODAY, cmd(msg.CMD_TODAY)),
                    Button(msg.BTN_STATS, cmd(msg.CMD_STATS))] if manager else []
     return main_menu(entries, manager_row)

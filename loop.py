@@ -155,7 +155,7 @@ class EventApplier:
         self.catalogue = dbc.catalogue_at(session, catalogue_version, self.catalogue)
         return Context(manager_ids=frozenset(self.settings.manager_ids), scenarios=self.settings.scenarios,
                        now=self.clock(), tz=self.settings.tz, view=dbf.SessionView(session, self.catalogue),
-                       timing=self.settings.timing)
+                       timing=self.settings.timing, group_id=self.settings.vk_group_id)
 
     def store_effects(self, session: Session, event: Incoming, ctx: Context, outcome: Outcome) -> Outcome:
         """Each effect stored, then its follow-up joined on; a follow-up's own effects queue up

@@ -22,6 +22,7 @@ import aftercare
 import catalogue
 import db
 import db_catalogue as dbc
+import db_people
 import drafts
 import handlers
 from config import Settings, SettingsError, load_settings
@@ -29,7 +30,7 @@ from db_models import utcnow
 from jobs import JobRunner
 from loop import Bot, Decider, EventApplier, StopPolling, prepare_database, startup_checks
 from outbox import OutboxSender
-from vk_functions import Backoff, StartupProblem, VkClient, VkUnavailable
+from vk_functions import Backoff, StartupProblem, VkClient, VkUnavailable, user_names
 
 log = logging.getLogger("bot")
 EXIT_CONFIG = 2
@@ -96,7 +97,8 @@ def build_bot(settings: Settings, client: VkClient | None = None, *, retry: Back
     sender = OutboxSender(client, sessions, retry=retry, idle_wait=idle_wait, batching=batching)
     decider = Decider(handlers.dispatch, handlers.follow_up, handlers.apology)
     events = EventApplier(settings, decider, clock or utcnow)
-    jobs = JobRunner(sessions, events, aftercare.decide, sender, sweeps=(drafts.sweep,))
+    names = db_people.names_sweep(lambda ids: user_names(client, ids))  # why a sweep: db_people.py
+    jobs = JobRunner(sessions, events, aftercare.decide, sender, sweeps=(drafts.sweep, names))
     return Bot(settings, sessions, client, decider, sender=sender, reconnect=reconnect, events=events, jobs=jobs)
 
 

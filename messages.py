@@ -43,6 +43,10 @@ CMD_STATS = "stats"
 CMD_RESUME = "resume"
 CMD_RESTART = "restart"
 CMD_MOVE = "move"
+# A person when asked (handover.py)
+CMD_HANDOVER = "person"
+CMD_BOT_BACK = "bot_back"
+ARG_USER = "u"
 # Buttons sent by earlier versions still sit in people's chats: their codes mean the same.
 LEGACY_COMMANDS = {"svc": CMD_SERVICE, "dl": CMD_DEADLINE, "ct": CMD_CONTACT, "ttype": CMD_TABLE_TYPE,
                    "newct": CMD_NEW_CONTACT, "ocancel": CMD_ORDER_CANCEL, "noreason": CMD_NO_REASON}
@@ -332,9 +336,9 @@ STATS_NAMES = {
 }
 
 # --- The manager's card ---------------------------------------------------------
-CARD = "🆕 {word} №{id}\n{details}\nКлиент: https://vk.com/id{user_id}\nСоздан: {created}"
-CARD_CONFIRMED = "✅ Подтвердил менеджер https://vk.com/id{manager}, {at}"
-CARD_REJECTED = "❌ Отклонил менеджер https://vk.com/id{manager}, {at}"
+CARD = "🆕 {word} №{id}\n{details}\nКлиент: {customer}\nСоздан: {created}"
+CARD_CONFIRMED = "✅ Подтвердил {manager}, {at}"  # a name, or «менеджер https://vk.com/id…» (people.py)
+CARD_REJECTED = "❌ Отклонил {manager}, {at}"
 CARD_REASON = "Причина: {reason}"
 CARD_CANCELLED = "🚫 Клиент отменил заказ"
 SNACK_CONFIRMED = "Заказ №{id} подтверждён, клиент получил сообщение"
@@ -534,3 +538,21 @@ SNACK_VISIT_BY_OTHER = "Бронь №{id} уже отметил менедже�
 DIGEST = "☀️ Доброе утро! Сводка на {date}\n\n{bookings}\n\n{pending}"
 DIGEST_NO_BOOKINGS = "Броней на сегодня нет."
 DIGEST_NO_PENDING = "Все заявки разобраны 👍"
+
+# --- A person when asked (handover.py) and names (names.py) ----------------------------------
+BTN_HANDOVER = "Написать менеджеру"
+BTN_BOT_BACK = "Вернуть бота"
+# Typed, as whole words, any case; not after a number («на 12 человек» is a party size).
+HANDOVER_WORDS = r"(?<!\w)(?<!\d )(менеджер|оператор|человек|живой)(?!\w)"
+HANDOVER_TOLD = ("Зову менеджера 🙌 Он ответит вам прямо здесь, в этом чате, в рабочее время ({hours}). "
+                 "Чтобы вернуться к боту, напишите «меню».")
+HANDOVER_CARD = "🙋 {customer} просит живого человека.\nЧем был занят: {doing}\nДиалог: {link}"
+HANDOVER_CARD_REPLY = ("💬 {manager} отвечает клиенту {customer}, бот пока молчит.\nЧем был занят: {doing}\n"
+                       "Диалог: {link}")
+HANDOVER_LINK = "https://vk.com/gim{group}?sel={user}"
+HANDOVER_IN_MENU = "в главном меню"
+HANDOVER_DOING = (("svc_", "оформлял заказ"), ("bk_", "бронировал столик"), ("rs_", "переносил бронь"),
+                  ("mgr_", "писал причину отказа"))
+BOT_BACK = "Я снова на связи 🙂 Чем помочь?"
+SNACK_BOT_BACK = "Бот снова отвечает: {customer}"
+SNACK_BOT_WAS_BACK = "Бот уже отвечает: {customer}"

@@ -14,6 +14,7 @@ from datetime import datetime, time, timedelta
 import booking
 import keyboard as kb
 import messages as msg
+import people
 import planning
 import services
 from dialogue import (CANCELLABLE, UTC, Booked, BookTable, CancelOrder, Context, Conversation, CreateOrder, Decide,
@@ -119,7 +120,8 @@ def decision_lines(order: OrderInfo, ctx: Context) -> list[str]:
     lines = []
     if order.decided_by and order.decided_at:
         template = msg.CARD_REJECTED if order.status == Status.REJECTED else msg.CARD_CONFIRMED
-        lines.append(template.format(manager=order.decided_by, at=local_time(order.decided_at, ctx)))
+        manager = people.manager(ctx, order.decided_by)
+        lines.append(template.format(manager=manager, at=local_time(order.decided_at, ctx)))
     if order.reject_reason:
         lines.append(msg.CARD_REASON.format(reason=order.reject_reason))
     if order.status == Status.CANCELLED:
@@ -142,7 +144,7 @@ def no_show_lines(order: OrderInfo, ctx: Context) -> list[str]:
 def card_text(order: OrderInfo, ctx: Context) -> str:
     kind = kind_of(order)
     head = msg.CARD.format(word=kind.word, id=order.id, details="\n".join(kind.lines(order.details)),
-                           user_id=order.user_id, created=local_time(order.created_at, ctx))
+                           customer=people.customer(ctx, order.user_id), created=local_time(order.created_at, ctx))
     # the warning and the decision are never cut off
     return "\n\n".join([head[:MAX_CARD], *no_show_lines(order, ctx), *decision_lines(order, ctx)])
 

@@ -18,6 +18,8 @@ EXPIRE = "expire"
 GUEST_REMINDER = "remind_{minutes}m"
 VISIT = "visit"  # the managers mark the guest came or not
 DIGEST = "digest"  # subject: the local day, yyyymmdd
+HANDOFF = "handoff"  # subject: the customer; the bot comes back after HANDOFF_HOURS
+NOT_ORDERS = frozenset({DIGEST, HANDOFF})  # kinds whose subject is no order
 VISIT_AFTER = timedelta(minutes=30)  # after a booking's start, the managers' card asks about the visit
 QUIET_BOUND = frozenset({MANAGER_REMINDER, DIGEST})  # never in quiet hours: postponed to their end
 
@@ -63,6 +65,9 @@ class Timing:
     quiet: QuietHours | None = QuietHours(time(22, 0), time(9, 0))
     digest_at: time = time(10, 0)
     no_show_warn: int = 2
+    handoff: timedelta = timedelta(hours=24)  # HANDOFF_HOURS: with a manager, no manager message
+    working_hours: str = "10:00-19:00"  # WORKING_HOURS: told to a customer handed over (no café hours)
+    names_refresh: timedelta = timedelta(days=7)  # NAMES_REFRESH_DAYS: users.get asked again after
 
 
 def parse_time(text: str) -> time | None:

@@ -61,7 +61,11 @@ def parse_event(raw: Mapping) -> Incoming:
     event_id = _event_id(raw.get("event_id")) if isinstance(raw, Mapping) else ""
     obj = obj if isinstance(obj, Mapping) else {}
     if kind == "message_new" and isinstance(obj.get("message"), Mapping):
+        if obj["message"].get("out") == 1:  # the community's own message, seen as new: a reply
+            return _parse_reply(event_id, obj["message"])
         return _parse_message(event_id, obj["message"], obj.get("client_info"))
+    if kind == "message_reply":
+        return _parse_reply(event_id, obj)
     if kind == "message_event":
         return _parse_callback(event_id, obj)
     if kind in ("message_allow", "message_deny") and int_or(obj.get("user_id")) > 0:
@@ -104,6 +108,18 @@ def _parse_message(event_id: str, message: Mapping, client_info=None) -> Incomin
         inner, bad = _payload(payload.get("payload"))
         return replace(event, kind="callback", payload=inner, payload_malformed=bad, text="", callbacks=False)
     return event
+
+
+def _parse_reply(event_id: str, message: Mapping) -> Incoming:
+    """A message the community sent to a user (message_reply): the bot's own send (no
+    admin_author_id, from_id the community's) or a manager writing from the community's dialogue
+    (admin_author_id, where the community shows authors). `user_id` is the customer written to;
+    `author` the manager (None: the bot's own, which the bot never reacts to)."""
+    peer_id = int_or(message.get("peer_id"))
+    author = int_or(message.get("admin_author_id"))
+    return Incoming(kind="reply", event_id=event_id, user_id=peer_id if peer_id > 0 else 0, peer_id=peer_id,
+                    text=clean_text(message.get("text")), author=author if author > 0 else None,
+                    from_chat=peer_id >= CHAT_PEER_START or peer_id <= 0)
 
 
 def _parse_callback(event_id: str, obj: Mapping) -> Incoming:

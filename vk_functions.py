@@ -36,6 +36,7 @@ AUTH_CODE = 5  # the token is not valid any more: nothing goes out until a new o
 # Every other code, known or not, means the same request will never pass: give up at once.
 MIN_LONGPOLL_VERSION = (5, 103)
 REQUIRED_EVENTS = ("message_new", "message_event")
+HANDOVER_EVENT = "message_reply"  # a manager writing from the community's dialogue (handover.py)
 CONSENT_EVENTS = ("message_allow", "message_deny")  # not required, but without them a denial is seen only as 901
 
 
@@ -367,6 +368,17 @@ def check_longpoll(client: VkClient) -> None:
                     ", ".join(off))
     else:
         log.info("Long Poll event types message_allow and message_deny are on")
+    if not events.get(HANDOVER_EVENT):
+        log.warning("Long Poll event type %s is off: a manager's reply from the community's dialogue will not "
+                    "be noticed, so the bot keeps answering that customer (hand-over by a manager's reply); "
+                    "switch it on in Manage > API usage > Long Poll API > Event types", HANDOVER_EVENT)
+
+
+def user_names(client: VkClient, user_ids) -> dict[int, tuple[str, str]]:
+    """First and last names by id, from one users.get (up to 1000 ids); raises when VK refuses."""
+    answer = client.call("users.get", {"user_ids": ",".join(str(i) for i in user_ids)}, attempts=1)
+    return {user["id"]: (str(user.get("first_name") or ""), str(user.get("last_name") or ""))
+            for user in answer or () if isinstance(user, Mapping) and isinstance(user.get("id"), int)}
 
 
 def managers_not_allowing(client: VkClient, manager_ids) -> list[int]:

@@ -94,7 +94,7 @@ def times_on(person, day="Ср 17.06", party="8", place="VIP-комната"):
 # --- The whole way ----------------------------------------------------------------------------------
 def test_full_booking_confirmed(anna, managers, emu, cafe):
     menu = anna.says("Привет")[0]
-    assert labels(menu) == [msg.BTN_SERVICES, msg.BTN_BOOK, msg.BTN_MY_ORDERS, msg.BTN_HELP]
+    assert labels(menu) == [msg.BTN_SERVICES, msg.BTN_BOOK, msg.BTN_MY_ORDERS, msg.BTN_HANDOVER, msg.BTN_HELP]
     assert anna.presses(msg.BTN_BOOK)[0].text == msg.ASK_PARTY
     assert labels(anna.presses("4")[0])[:3] == ["Основной зал", "Терраса", "VIP-комната"]
     days = anna.presses("Основной зал")[0]
@@ -356,7 +356,7 @@ def test_berlin_on_its_daylight_saving_nights(running, emu, tmp_path, now, last_
     path.write_text(NIGHT_CAFE, encoding="utf-8")
     runner = running(clock=at(now), TIMEZONE="Europe/Berlin", CATALOGUE_PATH=str(path), SCENARIOS="booking")
     anna = Person(emu, runner, CUSTOMER_ID)
-    assert labels(anna.says("Привет")[0]) == [msg.BTN_BOOK, msg.BTN_MY_ORDERS, msg.BTN_HELP]
+    assert labels(anna.says("Привет")[0]) == [msg.BTN_BOOK, msg.BTN_MY_ORDERS, msg.BTN_HANDOVER, msg.BTN_HELP]
     anna.presses(msg.BTN_BOOK)
     anna.presses("2")
     anna.presses("Bar")
@@ -385,9 +385,9 @@ def test_the_managers_today_lists_bookings_in_time_order(anna, boris, managers, 
 
 
 @pytest.mark.parametrize("scenarios, menu", [
-    ("services", [msg.BTN_SERVICES, msg.BTN_MY_ORDERS, msg.BTN_HELP]),
-    ("booking", [msg.BTN_BOOK, msg.BTN_MY_ORDERS, msg.BTN_HELP]),
-    ("services,booking", [msg.BTN_SERVICES, msg.BTN_BOOK, msg.BTN_MY_ORDERS, msg.BTN_HELP]),
+    ("services", [msg.BTN_SERVICES, msg.BTN_MY_ORDERS, msg.BTN_HANDOVER, msg.BTN_HELP]),
+    ("booking", [msg.BTN_BOOK, msg.BTN_MY_ORDERS, msg.BTN_HANDOVER, msg.BTN_HELP]),
+    ("services,booking", [msg.BTN_SERVICES, msg.BTN_BOOK, msg.BTN_MY_ORDERS, msg.BTN_HANDOVER, msg.BTN_HELP]),
 ])
 def test_the_menu_shows_the_enabled_scenarios(running, emu, scenarios, menu):
     anna = Person(emu, running(clock=at(MONDAY), SCENARIOS=scenarios), CUSTOMER_ID)

@@ -54,7 +54,8 @@ def test_full_order_confirmed(customer, managers, emu, bot):
     for manager in managers:
         card = card_of(emu, manager.user_id, order_id)
         assert card.edits and labels(card) == []
-        assert f"✅ Подтвердил менеджер https://vk.com/id{MANAGER_IDS[0]}" in card.text
+        named = ("✅ Подтвердил Олег Менеджер", f"✅ Подтвердил менеджер https://vk.com/id{MANAGER_IDS[0]}")
+        assert any(line in card.text for line in named)  # a name once the runner's sweep has it
     assert customer.last.text.startswith(f"Ваш заказ №{order_id} «Дизайн логотипа» подтверждён")
     row = order_row(bot, order_id)
     assert (row.status, row.decided_by, row.details["service"]) == ("confirmed", MANAGER_IDS[0], "logo")

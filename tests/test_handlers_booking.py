@@ -76,9 +76,9 @@ def all_times(chat: Chat) -> list[str]:
 
 # --- The main menu and the way in ----------------------------------------------------------------
 @pytest.mark.parametrize("scenarios, expected", [
-    (("services",), [msg.BTN_SERVICES, msg.BTN_MY_ORDERS, msg.BTN_HELP]),
-    (("booking",), [msg.BTN_BOOK, msg.BTN_MY_ORDERS, msg.BTN_HELP]),
-    (("services", "booking"), [msg.BTN_SERVICES, msg.BTN_BOOK, msg.BTN_MY_ORDERS, msg.BTN_HELP]),
+    (("services",), [msg.BTN_SERVICES, msg.BTN_MY_ORDERS, msg.BTN_HANDOVER, msg.BTN_HELP]),
+    (("booking",), [msg.BTN_BOOK, msg.BTN_MY_ORDERS, msg.BTN_HANDOVER, msg.BTN_HELP]),
+    (("services", "booking"), [msg.BTN_SERVICES, msg.BTN_BOOK, msg.BTN_MY_ORDERS, msg.BTN_HANDOVER, msg.BTN_HELP]),
 ])
 def test_menu_offers_booking_when_enabled(scenarios, expected):
     chat = Chat(scenarios=scenarios)

@@ -59,8 +59,9 @@ def at_summary(chat=None) -> Chat:
 
 # --- The main menu ---------------------------------------------------------------------------
 @pytest.mark.parametrize("scenarios, user, expected", [
-    (("services", "booking"), CUSTOMER, [msg.BTN_SERVICES, msg.BTN_BOOK, msg.BTN_MY_ORDERS, msg.BTN_HELP]),
-    (("booking",), CUSTOMER, [msg.BTN_BOOK, msg.BTN_MY_ORDERS, msg.BTN_HELP]),
+    (("services", "booking"), CUSTOMER, [msg.BTN_SERVICES, msg.BTN_BOOK, msg.BTN_MY_ORDERS, msg.BTN_HANDOVER,
+                                         msg.BTN_HELP]),
+    (("booking",), CUSTOMER, [msg.BTN_BOOK, msg.BTN_MY_ORDERS, msg.BTN_HANDOVER, msg.BTN_HELP]),
     (("services",), MANAGER, [msg.BTN_SERVICES, msg.BTN_MY_ORDERS, msg.BTN_PENDING, msg.BTN_TODAY, msg.BTN_STATS,
                               msg.BTN_HELP]),
 ])

@@ -14,8 +14,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PURE = {"messages", "slots", "keyboard", "catalogue", "planning", "dates"}
-SHARED = PURE | {"dialogue"}
-STORAGE = {"config", "db_models", "db", "db_catalogue", "db_jobs", "db_functions"}
+SHARED = PURE | {"dialogue", "people"}
+STORAGE = {"config", "db_models", "db", "db_catalogue", "db_jobs", "db_people", "db_functions"}
 ADAPTERS = STORAGE | {"vk_functions", "vk_events", "outbox", "jobs", "loop"}
 
 # Every top-level module, and the project modules it may import. A new module must be placed here.
@@ -27,18 +27,21 @@ ALLOWED: dict[str, set[str]] = {
     "keyboard": {"messages"},
     "catalogue": {"slots"},
     "dialogue": PURE,
+    "people": PURE | {"dialogue"},  # names on cards, the hand-over's effects
     "services": SHARED,
     "booking": SHARED | {"services"},
     "orders": SHARED | {"services", "booking"},
-    "aftercare": SHARED | {"services", "booking", "orders"},
+    "handover": SHARED,  # a person when asked
+    "aftercare": SHARED | {"services", "booking", "orders", "handover"},
     "rescheduling": SHARED | {"booking", "orders"},
-    "handlers": SHARED | {"services", "booking", "orders", "aftercare", "rescheduling"},
+    "handlers": SHARED | {"services", "booking", "orders", "aftercare", "rescheduling", "handover"},
     "config": SHARED,
     "db_models": SHARED,
     "db": SHARED | {"db_models"},
     "db_catalogue": {"catalogue", "slots", "db_models", "db"},
     "db_jobs": SHARED | {"db_models", "db"},
-    "db_functions": SHARED | {"db_models", "db", "db_catalogue", "db_jobs"},
+    "db_people": SHARED | {"db_models", "db"},  # the hand-over flag, the names cache and its sweep
+    "db_functions": SHARED | {"db_models", "db", "db_catalogue", "db_jobs", "db_people"},
     "drafts": SHARED | {"db_functions", "db_models"},  # the drafts sweep: a pure decision and its adapter
     "vk_functions": SHARED | {"config"},
     "vk_events": SHARED | {"vk_functions"},
@@ -54,7 +57,7 @@ ALLOWED: dict[str, set[str]] = {
 # Third-party packages a layer must not reach for.
 FORBIDDEN_PACKAGES = {
     **{name: {"sqlalchemy", "vk_api", "requests"}
-       for name in SHARED | {"services", "booking", "orders", "aftercare", "rescheduling", "handlers"}},
+       for name in SHARED | {"services", "booking", "orders", "aftercare", "rescheduling", "handlers", "handover"}},
     "vk_functions": {"sqlalchemy"},
     "vk_events": {"sqlalchemy"},
 }
