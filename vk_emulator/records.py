@@ -19,6 +19,10 @@ class SentMessage:
     attachment: str | None
     date: int
     edits: list[tuple[str, dict[str, Any] | None]] = field(default_factory=list)
+    admin_author_id: int | None = None  # a manager's message from the community's dialogue (community_reply)
+    # `forward` of messages.send: the peer the forwarded messages are from and their cmids, as sent
+    forwarded_from: int | None = None
+    forwarded: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

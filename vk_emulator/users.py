@@ -48,15 +48,18 @@ class UsersMixin:
 
     def send_text(self, user_id: int, text: str, payload: str | dict[str, Any] | None = None,
                   attachments: list[dict[str, Any]] | None = None,
-                  peer_id: int | None = None) -> dict[str, Any]:
-        """The customer writes to the community; returns the message_new update."""
+                  peer_id: int | None = None, fwd_messages: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """The customer writes to the community (with attachments: photo(), doc(), audio_message();
+        with fwd_messages: forwarded() ones); returns the message_new update."""
         with self._cond:
             peer = peer_id or user_id
             self._user(user_id).allows_messages = True  # writing to a community allows its replies
             message_id = self._new_message_id()
+            cmid = self._next_cmid(peer)
+            self._received.setdefault(peer, set()).add(cmid)  # what messages.send may forward
             message = {"date": int(time.time()), "from_id": user_id, "id": message_id, "out": 0,
                        "version": message_id, "attachments": copy.deepcopy(attachments or []),
-                       "conversation_message_id": self._next_cmid(peer), "fwd_messages": [],
+                       "conversation_message_id": cmid, "fwd_messages": copy.deepcopy(fwd_messages or []),
                        "important": False, "is_hidden": False, "peer_id": peer, "random_id": 0,
                        "text": text}
             if payload is not None:
@@ -69,6 +72,11 @@ class UsersMixin:
                    "images": [{"url": f"https://vk.ru/sticker/1-{sticker_id}-128", "width": 128,
                                "height": 128}]}
         return self.send_text(user_id, "", attachments=[{"type": "sticker", "sticker": sticker}])
+
+    def refuse_forwards(self, on: bool = True) -> None:
+        """messages.send with `forward` answers error 921 (VK: "Can't forward these messages")."""
+        with self._cond:
+            self._refuse_forwards = on
 
     def press(self, user_id: int, label: str) -> dict[str, Any]:
         """Press a text or callback button the customer can currently see; returns the update."""
@@ -131,6 +139,21 @@ class UsersMixin:
         if cmid is not None:
             obj["conversation_message_id"] = cmid
         return self._push("message_event", obj)
+
+    def community_reply(self, peer_id: int, text: str, admin_author_id: int) -> dict[str, Any] | None:
+        """A manager writes to a user from the community's dialogue: the message is recorded as the
+        community's (in messages(peer_id), with its author), and message_reply with
+        admin_author_id goes out if that event type is on. Returns the update (None: off)."""
+        with self._cond:
+            message = SentMessage(self._new_message_id(), self._next_cmid(peer_id), peer_id, text, None, 0, None,
+                                  int(time.time()), admin_author_id=admin_author_id)
+            self._sent.append(message)
+            self._changed()
+            if not (self.longpoll_enabled and self.longpoll_events.get("message_reply")):
+                return None
+            obj = self._outgoing_object(message)
+            obj["admin_author_id"] = admin_author_id
+            return self._push("message_reply", obj)
 
     def push_update(self, kind: str, obj: dict[str, Any], group_id: int | None = None) -> dict[str, Any]:
         """Any update; `group_id` as if it were another community's (a misrouted update)."""
@@ -205,3 +228,34 @@ class UsersMixin:
             with self._cond:
                 if self._changes == seen:
                     self._cond.wait(min(remaining, 0.1))
+
+
+# --- What a customer's message may carry, shaped like VK's objects ------------------------------
+def photo(owner_id: int, photo_id: int = 1) -> dict[str, Any]:
+    """A photo attachment (photos_photo)."""
+    size = {"type": "x", "url": f"https://sun9-1.userapi.com/photo{owner_id}_{photo_id}.jpg",
+            "width": 604, "height": 453}
+    return {"type": "photo", "photo": {"id": photo_id, "owner_id": owner_id, "album_id": -3, "date": int(time.time()),
+                                       "access_key": secrets.token_hex(9), "sizes": [size], "text": "",
+                                       "has_tags": False}}
+
+
+def doc(owner_id: int, doc_id: int = 1, title: str = "ТЗ.pdf") -> dict[str, Any]:
+    """A document attachment (docs_doc)."""
+    return {"type": "doc", "doc": {"id": doc_id, "owner_id": owner_id, "title": title, "size": 20480,
+                                   "ext": title.rsplit(".", 1)[-1], "date": int(time.time()), "type": 1,
+                                   "url": f"https://vk.com/doc{owner_id}_{doc_id}", "access_key": secrets.token_hex(9)}}
+
+
+def audio_message(owner_id: int, audio_id: int = 1, duration: int = 7) -> dict[str, Any]:
+    """A voice message (messages_audio_message)."""
+    link = f"https://psv4.userapi.com/audio_msg{owner_id}_{audio_id}"
+    return {"type": "audio_message", "audio_message": {"id": audio_id, "owner_id": owner_id, "duration": duration,
+                                                       "waveform": [0, 5, 12, 5, 0], "link_ogg": link + ".ogg",
+                                                       "link_mp3": link + ".mp3", "access_key": secrets.token_hex(9)}}
+
+
+def forwarded(from_id: int, text: str, peer_id: int | None = None, cmid: int = 1) -> dict[str, Any]:
+    """A message the customer forwards from another chat (messages_foreign_message)."""
+    return {"date": int(time.time()) - 3600, "from_id": from_id, "text": text, "attachments": [],
+            "conversation_message_id": cmid, "peer_id": peer_id or from_id, "id": 0, "fwd_messages": []}
