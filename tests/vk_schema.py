@@ -45,7 +45,28 @@ def call_problems(method: str, params: dict) -> list[str]:
     problems += [f"{method}: missing required parameter {name!r}" for name in required if name not in params]
     if "keyboard" in params:
         problems += [f"{method}: {p}" for p in keyboard_problems(json.loads(params["keyboard"]))]
+    if "forward" in params:
+        forward = json.loads(params["forward"])
+        problems += (_object_problems(forward, _message_objects()["messages_forward"], f"{method}: forward")
+                     if isinstance(forward, dict) else [f"{method}: forward must be a JSON object"])
     return problems
+
+
+def attachment_problems(attachment: dict) -> list[str]:
+    """A customer message's attachment against messages_message_attachment and its object's definition."""
+    objects = _message_objects()
+    problems = _object_problems(attachment, objects["messages_message_attachment"], "attachment")
+    kind = attachment.get("type")
+    own = {"photo": ("photos", "photos_photo"), "doc": ("docs", "docs_doc"),
+           "audio_message": ("messages", "messages_audio_message")}.get(kind)
+    if own is not None:
+        definitions = json.loads((SCHEMA_DIR / own[0] / "objects.json").read_text(encoding="utf-8"))["definitions"]
+        problems += _object_problems(attachment[kind], definitions[own[1]], kind)
+    return problems
+
+
+def foreign_message_problems(message: dict) -> list[str]:
+    return _object_problems(message, _message_objects()["messages_foreign_message"], "fwd_messages item")
 
 
 def _object_problems(obj: dict, definition: dict, where: str) -> list[str]:

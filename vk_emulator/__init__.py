@@ -27,6 +27,7 @@ from .errors import ApiError
 from .execute import parse_execute
 from .keyboards import parse_keyboard
 from .records import Call, EventAnswer, SentMessage
+from .users import audio_message, doc, forwarded, photo
 
-__all__ = ["ApiError", "Call", "EventAnswer", "SentMessage", "VKEmulator", "parse_execute",
-           "parse_keyboard"]
+__all__ = ["ApiError", "Call", "EventAnswer", "SentMessage", "VKEmulator", "audio_message", "doc", "forwarded",
+           "parse_execute", "parse_keyboard", "photo"]

@@ -52,6 +52,8 @@ class VKEmulator(ServerMixin, MethodsMixin, LongPollMixin, UsersMixin, FaultsMix
     def _init_state(self, history_size: int) -> None:
         self._users: dict[int, _User] = {}
         self._sent: list[SentMessage] = []
+        self._received: dict[int, set[int]] = {}  # peer -> cmids of the messages its users wrote
+        self._refuse_forwards = False
         self._next_id = 0
         self._cmids: dict[int, int] = {}
         self._dedupe: dict[int, list[SentMessage]] = {}  # random_id -> what it sent, for good

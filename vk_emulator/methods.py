@@ -177,18 +177,38 @@ class MethodsMixin:
         random_id = _int(params, "random_id", required=True)
         peers, as_list = _send_targets(params)
         text, attachment, keyboard = _message_content(params)
+        forward = self._forward(params.get("forward", ""))
         if random_id and random_id in self._dedupe:
             # VK checks a random_id across the community's whole history (to any peer): a
             # repeat sends nothing and answers with what the first send made.
             return self._repeat_answer(self._dedupe[random_id], as_list)
         if not as_list:
-            return self._deliver(peers[0], text, keyboard, attachment, random_id).message_id
-        return [self._deliver_item(peer, text, keyboard, attachment, random_id) for peer in peers]
+            return self._deliver(peers[0], text, keyboard, attachment, random_id, forward).message_id
+        return [self._deliver_item(peer, text, keyboard, attachment, random_id, forward) for peer in peers]
+
+    def _forward(self, raw: str) -> tuple[int, tuple[int, ...]] | None:
+        """messages.send's `forward` (messages_forward): the peer and the cmids of messages in it;
+        each must be a message a user wrote in that peer (921 otherwise, as VK)."""
+        if not raw.strip():
+            return None
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            raise _param_error("forward", "is invalid") from None
+        peer, cmids = (data.get("peer_id"), data.get("conversation_message_ids")) if isinstance(data, dict) else (0, 0)
+        if (not isinstance(peer, int) or not isinstance(cmids, list) or not cmids
+                or not all(isinstance(c, int) and not isinstance(c, bool) for c in cmids)):
+            raise _param_error("forward", "is invalid")
+        if len(cmids) > 100:
+            raise ApiError(913)
+        if self._refuse_forwards or not set(cmids) <= self._received.get(peer, set()):
+            raise ApiError(921)
+        return peer, tuple(cmids)
 
     def _deliver_item(self, peer: int, text: str, keyboard: dict[str, Any] | None,
-                      attachment: str | None, random_id: int) -> dict[str, Any]:
+                      attachment: str | None, random_id: int, forward=None) -> dict[str, Any]:
         try:
-            message = self._deliver(peer, text, keyboard, attachment, random_id)
+            message = self._deliver(peer, text, keyboard, attachment, random_id, forward)
         except ApiError as error:
             if self._peer_errors_as_text:  # the form dev.vk.com's page describes
                 return {"peer_id": peer, "error": error.msg}
@@ -214,13 +234,16 @@ class MethodsMixin:
                     message.date -= int(hours * 3600)
 
     def _deliver(self, peer: int, text: str, keyboard: dict[str, Any] | None,
-                 attachment: str | None, random_id: int) -> SentMessage:
-        """Store one outgoing message."""
+                 attachment: str | None, random_id: int,
+                 forward: tuple[int, tuple[int, ...]] | None = None) -> SentMessage:
+        """Store one outgoing message (with the messages it forwards)."""
         now = time.time()
         if 0 < peer < CHAT_PEER_START and not self._allows(peer):
             raise ApiError(901)
         message = SentMessage(self._new_message_id(), self._next_cmid(peer), peer, text,
                               copy.deepcopy(keyboard), random_id, attachment, int(now))
+        if forward is not None:
+            message.forwarded_from, message.forwarded = forward
         self._sent.append(message)
         if random_id:
             self._dedupe.setdefault(random_id, []).append(message)
