@@ -7,6 +7,7 @@ defined here.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -17,12 +18,14 @@ import messages as msg
 from catalogue import Service
 from dates import parse_date
 from dialogue import (Context, Conversation, CreateOrder, Draft, Incoming, OrderKind, Outcome, State, command_of, go,
-                      int_arg, is_stray, nfc, normalized, not_understood, page_of, stay, str_arg, to_menu, today)
+                      int_arg, is_stray, nfc, normalized, not_understood, page_of, say, stay, str_arg, to_menu, today)
 
 # What a task keeps of a long text: the card holds it with its other lines (~400 characters), the
 # decision lines and a reject reason of up to 1000 within VK's 4096 characters a message.
 MAX_TASK = 2500
 MAX_DAYS_AHEAD = 366
+MAX_ATTACHED = 10  # the customer's messages with attachments an order keeps (VK forwards up to 100)
+NOT_KEPT = frozenset({"sticker", "gift"})  # nothing for a manager to work from
 PHONE_JUNK = re.compile(r"[\s\-().]")
 # With +7/7/8 in front any area code; without, only 3xx, 4xx and 9xx, so that an 8-number with a
 # digit missing ("8 912 345 67 8") is refused instead of read as the area code 891.
@@ -34,13 +37,14 @@ class ServiceDraft(Draft):
     """A service order being put together. `task` "" means attachments only; `contact` is
     msg.CONTACT_VK or a phone; `deadline` a msg.DEADLINE_TEXTS key or an ISO date."""
 
-    LISTS = {"attachments": str}
+    LISTS = {"attachments": str, "cmids": int}
 
     service: str | None = None  # the service's key
     page: int | None = None  # the service list's page
     task: str | None = None
     task_cut: bool = False  # the customer wrote more than MAX_TASK
-    attachments: tuple[str, ...] | None = None  # attachment types
+    attachments: tuple[str, ...] | None = None  # attachment types ("fwd": a forwarded message)
+    cmids: tuple[int, ...] | None = None  # the customer's messages that carry them: the card forwards these
     deadline: str | None = None
     contact: str | None = None
     editing: bool = False  # a field is being changed from the summary
@@ -68,9 +72,25 @@ def contact_text(value) -> str:
     return msg.CONTACT_VK_TEXT if value == msg.CONTACT_VK else msg.CONTACT_PHONE_TEXT.format(phone=value)
 
 
+def plural(n: int, forms: tuple[str, str, str]) -> str:
+    """«1 документ», «2 документа», «5 документов»."""
+    one, few, many = forms
+    form = one if n % 10 == 1 and n % 100 != 11 else few if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14 else many
+    return f"{n} {form}"
+
+
 def attachments_text(kinds: Sequence[str]) -> str:
-    names = [msg.ATTACHMENT_NAMES.get(k, msg.ATTACHMENT_OTHER) for k in kinds]
-    return ", ".join(dict.fromkeys(names)) + (f" ({len(kinds)})" if len(kinds) > 1 else "")
+    """What is attached, counted by kind: «2 фото, 1 документ, 1 пересланное»."""
+    counts = Counter(k if k in msg.ATTACHMENT_FORMS else "" for k in kinds)
+    return ", ".join(plural(n, msg.ATTACHMENT_FORMS.get(k, msg.ATTACHMENT_OTHER_FORMS)) for k, n in counts.items())
+
+
+def attachments_line(details: Mapping, in_dialogue: bool = False) -> str:
+    """The line naming the attachments; where they are when the card does not carry them."""
+    items = attachments_text(details["attachments"])
+    if in_dialogue or not details.get("cmids"):
+        return msg.LINE_ATTACHMENTS_IN_DIALOGUE.format(items=items)
+    return msg.LINE_ATTACHMENTS.format(items=items)
 
 
 def normalize_phone(text: str) -> str | None:
@@ -80,14 +100,15 @@ def normalize_phone(text: str) -> str | None:
     return f"+7{match.group(1) or match.group(2)}" if match else None
 
 
-def order_lines(details: Mapping) -> list[str]:
-    """The order's lines on the summary and on the manager's card."""
+def order_lines(details: Mapping, in_dialogue: bool = False) -> list[str]:
+    """The order's lines on the summary and on the manager's card (`in_dialogue`: a card that
+    could not forward the customer's messages says where its attachments are)."""
     lines = [msg.LINE_SERVICE.format(title=details.get("title", ""),
                                      price=price_text(details.get("price", 0), details.get("price_from", False))),
              msg.LINE_TASK.format(task=details.get("task") or msg.NO_TASK_TEXT)
              + (msg.TASK_CUT_MARK if details.get("task_cut") else "")]
     if details.get("attachments"):
-        lines.append(msg.LINE_ATTACHMENTS.format(items=attachments_text(details["attachments"])))
+        lines.append(attachments_line(details, in_dialogue))
     lines.append(msg.LINE_DEADLINE.format(deadline=deadline_text(details.get("deadline"))))
     lines.append(msg.LINE_CONTACT.format(contact=contact_text(details.get("contact"))))
     return lines
@@ -102,6 +123,7 @@ def order_details(draft: ServiceDraft, service: Service) -> dict:
     details = {"service": service.key, "title": service.title, "price": service.price,
                "price_from": service.price_from, "task": draft.task or "",
                "attachments": list(draft.attachments or ()), "deadline": draft.deadline, "contact": draft.contact}
+    details |= {"cmids": list(draft.cmids)} if draft.cmids else {}
     return {**details, "task_cut": True} if draft.task_cut else details
 
 
@@ -208,14 +230,25 @@ def screen_svc_task(draft: ServiceDraft, ctx: Context) -> tuple[str, str]:
 
 @keeps(lambda draft: draft.task is not None, State.SVC_DEADLINE)
 def step_svc_task(event: Incoming, draft: ServiceDraft, ctx: Context) -> Outcome:
-    """Free text; photos and documents are noted in the order; a sticker alone is not a task."""
+    """Free text goes on to the deadline. Photos, documents, voice and forwarded messages are
+    kept (up to MAX_ATTACHED messages' worth) and the manager's card forwards them; a message
+    with only those stays here for more. Stickers and gifts are not kept (the hint says so)."""
     if is_stray(event):
         return stay()
-    attachments = tuple(a for a in event.attachments if a != "sticker")
+    kinds = tuple(a for a in event.attachments if a not in NOT_KEPT)
     task, cut = cut_at_word(nfc(event.text).strip(), MAX_TASK)
-    if not task and not attachments:
-        return stay()
-    return advance(draft.but(task=task, task_cut=cut, attachments=attachments), State.SVC_DEADLINE)
+    if not task and not kinds:
+        return stay()  # the hint: stickers and gifts are not passed on
+    full = kinds and len(draft.cmids or ()) >= MAX_ATTACHED
+    if kinds and not full:
+        draft = draft.but(attachments=(*(draft.attachments or ()), *kinds),
+                          cmids=(*(draft.cmids or ()), *((event.cmid,) if event.cmid else ())))
+    if task:
+        return advance(draft.but(task=task, task_cut=cut), State.SVC_DEADLINE)
+    draft = draft.but(task=draft.task or "")
+    note = msg.ATTACHMENTS_FULL.format(limit=MAX_ATTACHED) if full else msg.ATTACHED.format(
+        items=attachments_text(draft.attachments))
+    return Outcome(replies=(say(event, note, kb.task_step(keep=True)),), state=State.SVC_TASK, data=draft)
 
 
 def cut_at_word(text: str, limit: int) -> tuple[str, bool]:

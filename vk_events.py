@@ -36,8 +36,12 @@ def _payload(raw) -> tuple[Mapping | None, bool]:
 
 
 def _attachment_types(message: Mapping) -> tuple[str, ...]:
-    items = message.get("attachments") or []
-    return tuple(str(a.get("type", "unknown")) for a in items if isinstance(a, Mapping))
+    """The message's attachment types, and "fwd" for each forwarded message (a reply counts as one)."""
+    items = message.get("attachments")
+    kinds = [str(a.get("type", "unknown")) for a in items if isinstance(a, Mapping)] if isinstance(items, list) else []
+    forwarded = message.get("fwd_messages")
+    kinds += ["fwd"] * sum(isinstance(m, Mapping) for m in forwarded) if isinstance(forwarded, list) else []
+    return (*kinds, *(("fwd",) if isinstance(message.get("reply_message"), Mapping) else ()))
 
 
 EVENT_ID = re.compile(r"[0-9A-Za-z_\-]{1,64}")

@@ -119,13 +119,38 @@ def test_paging_within_vk_limits():
     assert "(стр. 2 из 2)" in chat.says("", {"cmd": msg.CMD_PAGE, "p": 99}).replies[0].text  # clamped
 
 
-def test_attachments_are_noted_and_text_may_be_empty():
+def test_attachments_are_kept_with_their_messages_and_text_may_be_empty():
     chat = Chat()
     chat.says("Услуги")
     chat.presses("Дизайн логотипа")
-    chat.says("", attachments=("photo", "doc", "photo"))
+    out = chat.says("", attachments=("photo", "doc", "photo"), cmid=5)
+    assert chat.state == d.State.SVC_TASK and out.replies[0].text.startswith("Получил: 2 фото, 1 документ 👍")
+    assert chat.says("", attachments=("fwd",), cmid=6).replies[0].text.startswith("Получил: 2 фото, 1 документ, 1 пересланное")
+    assert chat.says("", attachments=("sticker",), cmid=7).replies[0].text == msg.HINT_TASK  # not kept
+    chat.presses(msg.BTN_KEEP)
     assert chat.state == d.State.SVC_DEADLINE
-    assert chat.dialogue.data["attachments"] == ["photo", "doc", "photo"] and chat.dialogue.data["task"] == ""
+    data = chat.dialogue.data
+    assert (data["attachments"], data["cmids"], data["task"]) == (["photo", "doc", "photo", "fwd"], [5, 6], "")
+
+
+def test_a_task_with_attachments_goes_on_and_more_than_ten_messages_are_not_kept():
+    chat = Chat()
+    chat.says("Услуги")
+    chat.presses("Дизайн логотипа")
+    for cmid in range(1, 11):
+        chat.says("", attachments=("audio_message",), cmid=cmid)
+    out = chat.says("", attachments=("photo",), cmid=11)
+    assert out.replies[0].text == msg.ATTACHMENTS_FULL.format(limit=10) and len(chat.dialogue.data["cmids"]) == 10
+    chat.says("Логотип по этим голосовым", attachments=("photo",), cmid=12)
+    assert chat.state == d.State.SVC_DEADLINE and chat.dialogue.data["cmids"] == list(range(1, 11))
+    summary = services.order_lines({**chat.dialogue.data, "title": "x"})
+    assert "Вложения: 10 голосовых" in summary
+
+
+def test_what_is_attached_is_counted_in_russian():
+    assert services.attachments_text(["photo", "photo", "doc", "audio_message", "fwd"]) == (
+        "2 фото, 1 документ, 1 голосовое, 1 пересланное")
+    assert services.attachments_text(["doc"] * 5 + ["poll"] * 2) == "5 документов, 2 вложения"
 
 
 def test_long_task_is_capped():
@@ -546,7 +571,7 @@ def test_cards_go_to_every_manager_and_fit_vk():
     thanks, *cards = out.replies
     assert thanks.peer_id == CUSTOMER and "№17" in thanks.text
     assert [(c.peer_id, c.card_order_id) for c in cards] == [(MANAGER, 17), (OTHER_MANAGER, 17)]
-    assert len(cards[0].text) < 9000 and "https://vk.com/id100" in cards[0].text and "фото, документ" in cards[0].text
+    assert len(cards[0].text) < 9000 and "https://vk.com/id100" in cards[0].text and "Вложения: 1 фото, 1 документ — в диалоге с клиентом" in cards[0].text
     payloads = [json.loads(b["action"]["payload"]) for b in json.loads(cards[0].keyboard)["buttons"][0]]
     assert payloads == [{"cmd": "decide", "o": 17, "d": "ok"}, {"cmd": "decide", "o": 17, "d": "no"}]
     assert all(b["action"]["type"] == "callback" for b in json.loads(cards[0].keyboard)["buttons"][0])

@@ -110,3 +110,11 @@ def test_the_long_poll_key_is_masked(line):
     masked = main.SecretFilter("tok")._mask(line)
     assert "abc123def" not in masked and "***" in masked
     assert masked.replace("***", "abc123def") == line  # only the key is hidden
+
+
+def test_attachments_forwarded_messages_and_a_reply_are_kinds_with_the_messages_cmid():
+    event = parse_event(message_new(conversation_message_id=9, attachments=[{"type": "photo"}, {"type": "doc"}, "x"],
+                                    fwd_messages=[{"text": "a"}, {"text": "b"}], reply_message={"text": "c"}))
+    assert event.attachments == ("photo", "doc", "fwd", "fwd", "fwd") and event.cmid == 9
+    odd = parse_event(message_new(attachments={"type": "photo"}, fwd_messages="x", reply_message=[1]))
+    assert odd.attachments == ()
