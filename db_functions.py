@@ -180,7 +180,7 @@ def drop_pending_to(session: Session, peer_id: int, reason: str) -> int:
 def enqueue(session: Session, replies: Iterable[Reply]) -> list[Outbox]:
     """Store replies to deliver after the commit; the sender derives each random_id (outbox.random_id_of)."""
     rows = [Outbox(kind=r.kind, peer_id=r.peer_id, text=r.text, keyboard=r.keyboard, cmid=r.cmid, callback_id=r.callback_id,
-                   card_order_id=r.card_order_id, fallback_text=r.fallback) for r in replies]
+                   card_order_id=r.card_order_id, fallback_text=r.fallback, forward=r.forward) for r in replies]
     session.add_all(rows)
     session.flush()
     return rows

@@ -83,6 +83,9 @@ class Outbox(Base):
     random_id: Mapped[int | None] = mapped_column(BigInteger)  # None: derived from the id (see outbox.py)
     # For a card edit: sent as a new message instead if VK refuses the edit (too old, deleted).
     fallback_text: Mapped[str | None] = mapped_column(Text)
+    # For a send: messages.send's `forward` (the customer's messages a card carries); if VK refuses
+    # it, fallback_text goes once without it (migration 0005).
+    forward: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING)  # an OutboxStatus
     attempts: Mapped[int] = mapped_column(default=0)
     next_try_at: Mapped[datetime] = mapped_column(default=utcnow)

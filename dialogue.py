@@ -119,11 +119,14 @@ class Reply:
     cmid: int | None = None
     callback_id: str | None = None
     card_order_id: int | None = None  # set on a manager's order card
-    fallback: str | None = None  # an edit's stand-in: sent as a new message if VK refuses the edit
+    fallback: str | None = None  # sent instead if VK refuses the edit, or the forward of a send
+    forward: str | None = None  # messages.send's `forward` (JSON): the customer's messages a card carries
 
     @classmethod
-    def send(cls, peer_id: int, text: str, keyboard: str | None = None, card_order_id: int | None = None) -> Reply:
-        return cls(ReplyKind.SEND, peer_id, text, keyboard, card_order_id=card_order_id)
+    def send(cls, peer_id: int, text: str, keyboard: str | None = None, card_order_id: int | None = None,
+             forward: str | None = None, fallback: str | None = None) -> Reply:
+        return cls(ReplyKind.SEND, peer_id, text, keyboard, card_order_id=card_order_id, forward=forward,
+                   fallback=fallback)
 
     @classmethod
     def edit(cls, peer_id: int, cmid: int, text: str, keyboard: str | None = None,

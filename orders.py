@@ -7,8 +7,9 @@ its scenario's module, through `KINDS`, the one table of them.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 
 import booking
@@ -150,9 +151,23 @@ def card_text(order: OrderInfo, ctx: Context) -> str:
 
 
 def new_cards(order: OrderInfo, ctx: Context) -> tuple[Reply, ...]:
-    """One card per manager, Confirm and Reject under it; stored with the order."""
+    """One card per manager, Confirm and Reject under it; stored with the order. A card with
+    attachments forwards the customer's messages that carry them."""
     text, keyboard = card_text(order, ctx), kb.order_card(order.id)
-    return tuple(Reply.send(m, text, keyboard, card_order_id=order.id) for m in sorted(ctx.manager_ids))
+    forward, fallback = card_forward(order, ctx)
+    return tuple(Reply.send(m, text, keyboard, card_order_id=order.id, forward=forward, fallback=fallback)
+                 for m in sorted(ctx.manager_ids))
+
+
+def card_forward(order: OrderInfo, ctx: Context) -> tuple[str | None, str | None]:
+    """messages.send's `forward` of the customer's messages the order keeps, and the card's text for
+    when VK refuses it (its attachments line then says they are in the customer's dialogue)."""
+    cmids = [c for c in order.details.get("cmids") or () if isinstance(c, int) and not isinstance(c, bool)]
+    if not cmids:
+        return None, None
+    forward = json.dumps({"peer_id": order.user_id, "conversation_message_ids": cmids, "is_reply": False})
+    without = replace(order, details={k: v for k, v in order.details.items() if k != "cmids"})
+    return forward, card_text(without, ctx)
 
 
 def card_edits(change: OrderChange, ctx: Context) -> tuple[Reply, ...]:

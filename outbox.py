@@ -11,7 +11,8 @@ the requests themselves go through vk_functions.
 - Order: a reply waiting for a retry holds back that peer's later replies (never the other
   peers'), so nobody reads them out of order, until it is given up.
 - A card edit VK refuses for good is replaced by its fallback text, sent as a new message to
-  the same manager, enqueued in the transaction that records the failure.
+  the same manager, enqueued in the transaction that records the failure. A card whose
+  `forward` (the customer's messages) VK refuses goes once more without it, with its fallback text.
 - Error 5 (the token is not valid any more): nothing is marked and no attempt counted, the
   replies stay pending for a restart with a valid token; the sender calls `on_auth_failure`
   once and stops.
@@ -240,6 +241,12 @@ class OutboxSender(Worker):
         fallback = row.fallback_text if row.kind == ReplyKind.EDIT else None
         if fallback:
             dbf.enqueue(session, [Reply.send(row.peer_id, fallback)])
+        elif row.forward and outcome.code != FORBIDDEN_CODE:
+            # VK refused to forward the customer's messages: the card goes once without them, its
+            # text saying they are in the customer's dialogue, with its buttons, still the card
+            dbf.enqueue(session, [Reply.send(row.peer_id, row.fallback_text or row.text, row.keyboard,
+                                             card_order_id=row.card_order_id)])
+            fallback = row.fallback_text or row.text
         self._log_given_up(row, outcome, replaced=bool(fallback))
 
     def _log_given_up(self, row, outcome: Delivery, replaced: bool) -> None:

@@ -219,6 +219,8 @@ def reply_params(reply, random_id: int) -> tuple[str, dict]:
         params["keyboard"] = reply.keyboard
     if reply.kind == ReplyKind.EDIT:
         return "messages.edit", {**params, "cmid": reply.cmid}
+    if getattr(reply, "forward", None):
+        params["forward"] = reply.forward  # the customer's messages, forwarded as they sent them
     if reply.card_order_id is not None:
         # A manager card: `peer_ids` makes VK answer with the cmid needed to edit it later.
         params["peer_ids"] = str(params.pop("peer_id"))

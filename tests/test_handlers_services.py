@@ -577,6 +577,22 @@ def test_cards_go_to_every_manager_and_fit_vk():
     assert all(b["action"]["type"] == "callback" for b in json.loads(cards[0].keyboard)["buttons"][0])
 
 
+def test_a_card_with_attachments_forwards_the_customers_messages_and_has_a_stand_in():
+    with_files = order()
+    with_files = replace(with_files, details={**with_files.details, "attachments": ["photo", "photo", "fwd"],
+                                              "cmids": [4, 6]})
+    out = h.follow_up(d.CreateOrder("service", with_files.details), d.OrderChange(True, with_files), Chat().event(),
+                      ctx_with())
+    _, *cards = out.replies
+    for card in cards:
+        assert json.loads(card.forward) == {"peer_id": CUSTOMER, "conversation_message_ids": [4, 6], "is_reply": False}
+        assert "Вложения: 2 фото, 1 пересланное\n" in card.text
+        assert "Вложения: 2 фото, 1 пересланное — в диалоге с клиентом" in card.fallback
+    plain = h.follow_up(d.CreateOrder("service", order().details), d.OrderChange(True, order()), Chat().event(),
+                        ctx_with())
+    assert all(r.forward is None and r.fallback is None for r in plain.replies)
+
+
 # --- My orders and cancelling ---------------------------------------------------------------------
 def test_my_orders_lists_and_offers_cancel_for_active_ones():
     orders = [order(1, status=d.Status.REJECTED), order(2, status=d.Status.CONFIRMED), order(3),
