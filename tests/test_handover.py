@@ -169,3 +169,14 @@ def test_the_start_up_check_warns_when_message_reply_is_off(caplog):
     assert "message_reply" not in caplog.text
     check_longpoll(FakeClient(on))
     assert "message_reply is off" in caplog.text and "will not be noticed" in caplog.text
+
+
+def test_a_draft_handed_over_is_neither_nudged_nor_dropped(sessions):
+    import db_functions as dbf
+
+    old = NOW - timedelta(days=3)
+    with sessions.begin() as s:
+        s.add_all([DialogueRow(user_id=CUSTOMER, state="svc_task", data={}, updated_at=old, handed_over_at=old),
+                   DialogueRow(user_id=101, state="svc_task", data={}, updated_at=old)])
+        s.flush()
+        assert [row[0] for row in dbf.stale_dialogues(s, NOW, NOW, [], 10)] == [101]
