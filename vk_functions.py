@@ -321,7 +321,7 @@ def take_batch(rows: list, max_calls: int = EXECUTE_MAX_CALLS) -> list:
     for row in rows:
         if row.peer_id in peers:
             continue
-        size += len(row.text) + len(row.keyboard or "") + 200
+        size += len(row.text) + len(row.keyboard or "") + len(getattr(row, "forward", None) or "") + 200
         if batch and (len(batch) == max_calls or size > EXECUTE_MAX_CODE):
             break
         batch.append(row)

@@ -34,7 +34,7 @@ def test_forward_records_exactly_the_customers_messages_it_carries(emu):
     photos = emu.send_text(CUSTOMER, "", attachments=[photo(CUSTOMER, 1), photo(CUSTOMER, 2)])
     emu.send_text(CUSTOMER, "просто текст")
     fwd = emu.send_text(CUSTOMER, "", fwd_messages=[forwarded(STRANGER, "смотри")])
-    cmids = [photos["object"]["message"]["conversation_message_id"], fwd["object"]["message"]["conversation_message_id"]]
+    cmids = [update["object"]["message"]["conversation_message_id"] for update in (photos, fwd)]
     forward_send(vk, cmids)
     sent = emu.last_message(MANAGER)
     assert (sent.forwarded_from, sent.forwarded) == (CUSTOMER, tuple(cmids))
