@@ -68,7 +68,7 @@ def test_a_pending_booking_reminds_the_managers_once_then_expires_and_frees_its_
     for m in MANAGER_IDS:
         [said] = texts(emu, m, reminder)
         assert f"№{order_id}" in said and "Столик на 17.06 в 19:00" in said
-    expired = msg.CUSTOMER_EXPIRED.split("{")[0]
+    expired = msg.CUSTOMER_BOOKING_EXPIRED.split("{")[0]  # a booking: «по брони №…»
     at(cafe, clock, MONDAY + timedelta(hours=24, minutes=1))
     at(cafe, clock, MONDAY + timedelta(hours=25))
     [told] = texts(emu, CUSTOMER_ID, expired)
