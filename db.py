@@ -15,7 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.script.revision import RevisionError
 from alembic.util import CommandError
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -182,6 +182,14 @@ def dialect_insert(session: Session, model):
     """INSERT with the dialect's ON CONFLICT support (SQLite and PostgreSQL share the syntax)."""
     dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+def update_returning(session: Session, model, *where, **values):
+    """UPDATE the one row of `model` that still matches `where`; the changed row (RETURNING,
+    loaded afresh into the session), or None when none matched."""
+    statement = (update(model).where(*where).values(**values).returning(model)
+                 .execution_options(synchronize_session=False, populate_existing=True))
+    return session.scalars(statement).one_or_none()
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

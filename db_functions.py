@@ -18,7 +18,7 @@ import catalogue
 import db_jobs
 import db_people
 import slots
-from db import dialect_insert
+from db import dialect_insert, update_returning
 from db_catalogue import CATALOGUE_ROW, CatalogueSnapshot, active_tables
 from db_models import (BotMeta, Booking, CatalogueState, Contact, DialogueRow, DiningTable, Job, Order, Outbox,
                        PollState, ProcessedEvent, VkUser, utcnow)
@@ -333,13 +333,6 @@ def fresh_order(session: Session, order_id: int) -> Order | None:
     return session.scalars(query).one_or_none()
 
 
-def _update_order(session: Session, *where, **values) -> Order | None:
-    """UPDATE one order if it still matches `where`; the changed row (RETURNING), or None."""
-    statement = (update(Order).where(*where).values(**values).returning(Order)
-                 .execution_options(synchronize_session=False, populate_existing=True))
-    return session.scalars(statement).one_or_none()
-
-
 def _change(session: Session, order_id: int, updated: Order | None) -> OrderChange:
     row = updated if updated is not None else fresh_order(session, order_id)
     return OrderChange(updated is not None, order_info(row) if row else None, card_cmids(session, order_id))
@@ -349,7 +342,7 @@ def decide(session: Session, order_id: int, manager_id: int, status: Status, now
     """The first decision wins: the UPDATE matches only a pending order, so of two managers pressing
     at once one changes a row and the other none (PostgreSQL re-checks the WHERE after the first
     commits; SQLite's BEGIN IMMEDIATE runs them one after the other)."""
-    updated = _update_order(session, Order.id == order_id, Order.status == Status.PENDING,
+    updated = update_returning(session, Order, Order.id == order_id, Order.status == Status.PENDING,
                             status=status, decided_by=manager_id, decided_at=now)
     if updated is not None and status == Status.REJECTED:
         release_table(session, order_id)
@@ -363,7 +356,7 @@ def decide(session: Session, order_id: int, manager_id: int, status: Status, now
 
 def cancel_order(session: Session, order_id: int, user_id: int) -> OrderChange:
     """The customer cancels their own pending or confirmed order; atomic like `decide`."""
-    updated = _update_order(session, Order.id == order_id, Order.user_id == user_id,
+    updated = update_returning(session, Order, Order.id == order_id, Order.user_id == user_id,
                             Order.status.in_(CANCELLABLE), status=Status.CANCELLED)
     if updated is not None:
         release_table(session, order_id)
@@ -374,7 +367,7 @@ def cancel_order(session: Session, order_id: int, user_id: int) -> OrderChange:
 
 def set_reject_reason(session: Session, order_id: int, manager_id: int, reason: str) -> OrderChange:
     """Only the manager who rejected the order, and only once."""
-    updated = _update_order(session, Order.id == order_id, Order.status == Status.REJECTED,
+    updated = update_returning(session, Order, Order.id == order_id, Order.status == Status.REJECTED,
                             Order.decided_by == manager_id, Order.reject_reason.is_(None), reject_reason=reason)
     return _change(session, order_id, updated)
 
@@ -533,8 +526,8 @@ def reschedule(session: Session, effect: Reschedule, now: datetime) -> Booked:
         except IntegrityError:
             log.info("table %s at %s was just taken by another booking; looking again", table.label, effect.start)
             continue
-        moved = _update_order(session, Order.id == row.id, status=Status.PENDING, decided_by=None, decided_at=None,
-                              visit=None, details={**effect.details, "table": table.label})
+        moved = update_returning(session, Order, Order.id == row.id, status=Status.PENDING, decided_by=None,
+                                 decided_at=None, visit=None, details={**effect.details, "table": table.label})
         replan(session, row.id, effect, now)
         log.info("order %d moved by its customer to %s, table %s", row.id, effect.start.isoformat(), table.label)
         return Booked(OrderChange(True, order_info(moved), card_cmids(session, row.id)))

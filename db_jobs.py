@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from db import dialect_insert
+from db import dialect_insert, update_returning
 from db_models import Booking, CatalogueState, Job, Order, utcnow
 from dialogue import CANCELLABLE, Status
 from planning import JobPlan
@@ -75,15 +75,10 @@ def catalogue_version(session: Session) -> int | None:
 
 
 # --- What jobs and their answers change on an order (stored by db_functions.STORES) ---------
-def _update(session: Session, order_id: int, *where, **values) -> Order | None:
-    statement = (update(Order).where(Order.id == order_id, *where).values(**values).returning(Order)
-                 .execution_options(synchronize_session=False, populate_existing=True))
-    return session.scalars(statement).one_or_none()
-
-
 def expire(session: Session, order_id: int) -> Order | None:
     """Pending → expired, only if still pending; the changed row, or None."""
-    return _update(session, order_id, Order.status == Status.PENDING, status=Status.EXPIRED)
+    return update_returning(session, Order, Order.id == order_id, Order.status == Status.PENDING,
+                            status=Status.EXPIRED)
 
 
 def mark_visit(session: Session, order_id: int, by: int, visit: str) -> Order | None:
@@ -91,14 +86,14 @@ def mark_visit(session: Session, order_id: int, by: int, visit: str) -> Order | 
     no_show on a confirmed booking: the first manager's mark wins (the UPDATE matches only one
     no manager marked) and names them in details["visit_by"]."""
     if visit == "coming":
-        return _update(session, order_id, Order.user_id == by, Order.status.in_(CANCELLABLE), Order.visit.is_(None),
-                       visit=visit)
+        return update_returning(session, Order, Order.id == order_id, Order.user_id == by,
+                                Order.status.in_(CANCELLABLE), Order.visit.is_(None), visit=visit)
     row = session.get(Order, order_id)
     if row is None:
         return None
-    return _update(session, order_id, Order.status == Status.CONFIRMED,
-                   Order.visit.is_(None) | (Order.visit == "coming"), visit=visit,
-                   details={**(row.details or {}), "visit_by": by})
+    return update_returning(session, Order, Order.id == order_id, Order.status == Status.CONFIRMED,
+                            Order.visit.is_(None) | (Order.visit == "coming"), visit=visit,
+                            details={**(row.details or {}), "visit_by": by})
 
 
 def visit_by(details: Mapping | None) -> int | None:
