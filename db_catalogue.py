@@ -53,6 +53,12 @@ def catalogue_at(session: Session, version: int | None, kept: CatalogueSnapshot 
 
 
 # --- Services ------------------------------------------------------------------------------
+def catalogue_version(session: Session) -> int | None:
+    """The version the last sync left (None: no catalogue synced yet). An event reads it joined
+    to its dialogue (db_functions.load_event_state); the job runner reads it alone."""
+    return session.scalar(select(CatalogueState.version).where(CatalogueState.id == CATALOGUE_ROW))
+
+
 def bump_catalogue_version(session: Session) -> None:
     """Tell running bots that the catalogue changed (they read a new CatalogueSnapshot)."""
     statement = dialect_insert(session, CatalogueState).values(id=CATALOGUE_ROW, version=1)

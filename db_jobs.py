@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from db import dialect_insert, update_returning
-from db_models import Booking, CatalogueState, Job, Order, utcnow
+from db_models import Booking, Job, Order, utcnow
 from dialogue import CANCELLABLE, Status
 from planning import JobPlan
 
@@ -68,10 +68,6 @@ def no_shows(session: Session, user_id: int, since: datetime) -> int:
     """How many of the customer's bookings starting since `since` the managers marked as not come."""
     return session.scalar(select(func.count()).select_from(Order).join(Booking, Booking.order_id == Order.id).where(
         Order.user_id == user_id, Order.visit == "no_show", Booking.starts_at >= since)) or 0
-
-
-def catalogue_version(session: Session) -> int | None:
-    return session.scalar(select(CatalogueState.version))
 
 
 # --- What jobs and their answers change on an order (stored by db_functions.STORES) ---------

@@ -20,6 +20,7 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
+import db_catalogue as dbc
 import db_functions as dbf
 import db_jobs
 import planning
@@ -122,7 +123,7 @@ class JobRunner(Worker):
         every job, one planned before the bot went down runs at start, on its own day; a bot
         started after DIGEST_TIME first sends the next day's (not a late one at once)."""
         with self.sessions.begin() as session:
-            ctx = self.applier.context(session, db_jobs.catalogue_version(session))
+            ctx = self.context(session)
             due = planning.next_daily(ctx.now, ctx.timing.digest_at, ctx.tz)
             day = int(planning.local(due, ctx.tz).strftime("%Y%m%d"))
             if day != self._digest_day:
@@ -142,8 +143,12 @@ class JobRunner(Worker):
             self.failed(self._current, exc)
             return self._current[0]
 
+    def context(self, session: Session) -> Context:
+        """The Context at the runner's clock, as an event's (the catalogue version read first)."""
+        return self.applier.context(session, dbc.catalogue_version(session))
+
     def run_one(self, session: Session, tried: set[int]) -> int | None:
-        ctx = self.applier.context(session, db_jobs.catalogue_version(session))
+        ctx = self.context(session)
         job = db_jobs.claim_due(session, ctx.now, tried)
         if job is None:
             return None
@@ -164,9 +169,12 @@ class JobRunner(Worker):
 
     def say(self, session: Session, event: Incoming, ctx: Context, outcome: Outcome) -> None:
         """Store the outcome's effects (each with its follow-up, as for an event), enqueue the replies."""
-        outcome = self.applier.store_effects(session, event, ctx, outcome)
-        nobody = Incoming(kind="other", event_id=event.event_id, user_id=0, peer_id=0)  # every peer's flags read
-        dbf.enqueue(session, self.applier.deliverable(session, nobody, dbf.UserFlags(), outcome.replies))
+        self.enqueue(session, self.applier.store_effects(session, event, ctx, outcome).replies)
+
+    def enqueue(self, session: Session, replies: Sequence[Reply]) -> None:
+        """The replies as they may go out (nobody's event: every peer's flags are read), enqueued."""
+        nobody = Incoming(kind="other", event_id="", user_id=0, peer_id=0)
+        dbf.enqueue(session, self.applier.deliverable(session, nobody, dbf.UserFlags(), tuple(replies)))
 
     def failed(self, current: tuple[int, str, int, str | None], exc: Exception) -> None:
         job_id, kind, subject, result = current
@@ -190,10 +198,8 @@ class JobRunner(Worker):
         how many replies it had."""
         try:
             with self.sessions.begin() as session:
-                ctx = self.applier.context(session, db_jobs.catalogue_version(session))
-                replies = tuple(sweep(session, ctx))
-                nobody = Incoming(kind="other", event_id="sweep", user_id=0, peer_id=0)
-                dbf.enqueue(session, self.applier.deliverable(session, nobody, dbf.UserFlags(), replies))
+                replies = tuple(sweep(session, self.context(session)))
+                self.enqueue(session, replies)
             return len(replies)
         except Exception as exc:  # noqa: BLE001 - a failing sweep costs only its own pass
             log.error("jobs: sweep %s failed (%s)", getattr(sweep, "__qualname__", sweep), where(exc))
