@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -27,6 +27,7 @@ from dialogue import (CANCELLABLE, BookingInfo, Booked, BookTable, CancelOrder, 
                       PlanJobs, Reply, ReplyKind, Reschedule, SavedContact, SetRejectReason, State, Status, Warn)
 
 log = logging.getLogger("bot")
+T = TypeVar("T")
 
 RANDOM_BASE_KEY = "random_base"  # bot_meta's key: replies' random_ids derive from it (outbox.py)
 
@@ -464,27 +465,36 @@ def lock_tables(session: Session, type_key: str, party: int) -> None:
 
 
 def book_table(session: Session, effect: BookTable, user_id: int, now: datetime) -> Booked:
-    """Book the smallest free table that fits, atomically. The candidate tables are locked, then
-    what is free is read in this transaction; the insert runs in a savepoint, so if the database
-    refuses it all the same (PostgreSQL's exclusion constraint, SQLite's trigger: the guarantee
+    """Book the smallest free table that fits, atomically (see take_free_table). None: nothing is free."""
+    taken = take_free_table(session, effect.start, effect.end, effect.party, effect.type_key,
+                            lambda table: _insert_booking(session, effect, table, user_id, now))
+    if taken is None:
+        return Booked(None)
+    save_contact(session, user_id, effect.name, effect.phone)
+    return Booked(OrderChange(True, order_info(taken[1])))
+
+
+def take_free_table(session: Session, start: datetime, end: datetime, party: int, type_key: str,
+                    take: Callable[[slots.Table], T], but: int | None = None) -> tuple[slots.Table, T] | None:
+    """The smallest free table that fits, taken by `take` (an insert, or a booking row moved):
+    the candidate tables are locked, then what is free is read in this transaction (`but`: an
+    order whose own booking does not count); `take` runs in a savepoint, so if the database
+    refuses it all the same (PostgreSQL's exclusion constraint, SQLite's triggers: the guarantee
     does not rest on the lock) only the savepoint is undone and the next free table is tried.
     None: nothing is free."""
-    lock_tables(session, effect.type_key, effect.party)
+    lock_tables(session, type_key, party)
     tables = active_tables(session)
     for _ in range(len(tables)):  # each refusal means one more table taken: this ends
-        table = slots.pick_table(effect.start, tables, busy_between(session, effect.start, effect.end),
-                                 effect.party, effect.type_key, effect.end - effect.start)
+        table = slots.pick_table(start, tables, busy_between(session, start, end, but=but), party, type_key,
+                                 end - start)
         if table is None:
-            return Booked(None)
+            return None
         try:
             with session.begin_nested():
-                order = _insert_booking(session, effect, table, user_id, now)
+                return table, take(table)
         except IntegrityError:
-            log.info("table %s at %s was just taken by another booking; looking again", table.label, effect.start)
-            continue
-        save_contact(session, user_id, effect.name, effect.phone)
-        return Booked(OrderChange(True, order_info(order)))
-    return Booked(None)
+            log.info("table %s at %s was just taken by another booking; looking again", table.label, start)
+    return None
 
 
 def _insert_booking(session: Session, effect: BookTable, table: slots.Table, user_id: int, now: datetime) -> Order:
@@ -512,26 +522,17 @@ def reschedule(session: Session, effect: Reschedule, now: datetime) -> Booked:
         return Booked(OrderChange(False, order_info(row) if row else None))
     booking, type_key = held
     end = effect.start + (booking.ends_at - booking.starts_at)
-    lock_tables(session, type_key, booking.party)
-    tables = active_tables(session)
-    for _ in range(len(tables)):  # each refusal means one more table taken: this ends
-        table = slots.pick_table(effect.start, tables, busy_between(session, effect.start, end, but=row.id),
-                                 booking.party, type_key, end - effect.start)
-        if table is None:
-            break
-        try:
-            with session.begin_nested():
-                session.execute(update(Booking).where(Booking.id == booking.id).values(
-                    table_id=table.id, starts_at=effect.start, ends_at=end))
-        except IntegrityError:
-            log.info("table %s at %s was just taken by another booking; looking again", table.label, effect.start)
-            continue
-        moved = update_returning(session, Order, Order.id == row.id, status=Status.PENDING, decided_by=None,
-                                 decided_at=None, visit=None, details={**effect.details, "table": table.label})
-        replan(session, row.id, effect, now)
-        log.info("order %d moved by its customer to %s, table %s", row.id, effect.start.isoformat(), table.label)
-        return Booked(OrderChange(True, order_info(moved), card_cmids(session, row.id)))
-    return Booked(None)
+    taken = take_free_table(session, effect.start, end, booking.party, type_key, lambda table: session.execute(
+        update(Booking).where(Booking.id == booking.id).values(table_id=table.id, starts_at=effect.start,
+                                                                 ends_at=end)), but=row.id)
+    if taken is None:
+        return Booked(None)
+    table = taken[0]
+    moved = update_returning(session, Order, Order.id == row.id, status=Status.PENDING, decided_by=None,
+                             decided_at=None, visit=None, details={**effect.details, "table": table.label})
+    replan(session, row.id, effect, now)
+    log.info("order %d moved by its customer to %s, table %s", row.id, effect.start.isoformat(), table.label)
+    return Booked(OrderChange(True, order_info(moved), card_cmids(session, row.id)))
 
 
 def replan(session: Session, order_id: int, effect: Reschedule, now: datetime) -> None:

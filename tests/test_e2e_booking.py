@@ -188,7 +188,8 @@ def test_a_booking_lost_to_a_stale_read_offers_times_read_afresh(anna, boris, ma
     to_summary(boris, party="8", place="VIP-комната", name="Борис")
     assert SENT.search(anna.presses(msg.BTN_SEND)[0].text)
     real, calls = dbf.busy_between, []
-    monkeypatch.setattr(dbf, "busy_between", lambda *a: calls.append(1) or ([] if len(calls) == 1 else real(*a)))
+    monkeypatch.setattr(dbf, "busy_between",
+                        lambda *a, **kw: calls.append(1) or ([] if len(calls) == 1 else real(*a, **kw)))
     loser = boris.presses(msg.BTN_SEND)[0]
     assert len(calls) >= 2, "the step did not read the café twice: the test proves nothing"
     assert loser.text.startswith(msg.SLOT_TAKEN)
