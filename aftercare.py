@@ -71,7 +71,7 @@ def pending(job: JobPlan, order: OrderInfo | None, ctx: Context) -> str:
 
 
 def remind_managers(job: JobPlan, order: OrderInfo, ctx: Context) -> Outcome:
-    text = msg.MANAGER_REMINDER.format(id=order.id, title=orders.order_title(order))
+    text = msg.MANAGER_REMINDER.format(**orders.words(order, title=orders.order_title(order)))
     return Outcome(replies=tuple(Reply.send(m, text) for m in sorted(ctx.manager_ids)))
 
 
@@ -185,7 +185,7 @@ def guest_coming(change: OrderChange, event: Incoming, ctx: Context) -> Outcome:
     order = change.order
     if not change.changed and order.visit != msg.VISIT_COMING:
         return Outcome(replies=(say(event, msg.COMING_TOO_LATE.format(id=order.id,
-                                                                       status=orders.status_text(order.status))),))
+                                                                       status=orders.status_text(order.status, order.kind))),))
     thanks = say(event, msg.COMING_THANKS.format(when=order.details.get("when", "")), menu_keyboard(ctx, event.user_id))
     return Outcome(replies=(thanks, *(orders.card_edits(change, ctx) if change.changed else ())))
 

@@ -225,6 +225,7 @@ class ReasonDraft(Draft):
     """A manager who rejected an order, asked for the reason: which order."""
 
     order: int | None = None
+    kind: str | None = None  # OrderKind's value, for the question's words (None: a service)
 
 
 # --- Outcomes ---------------------------------------------------------------------

@@ -335,6 +335,13 @@ STATUS_TEXTS = {
     "cancelled": "отменён",
     "expired": "закрыт без ответа",
 }
+BOOKING_STATUS_TEXTS = {  # «бронь» is feminine: «Бронь №3 подтверждена»
+    "pending": "ждёт ответа менеджера",
+    "confirmed": "подтверждена",
+    "rejected": "отклонена",
+    "cancelled": "отменена",
+    "expired": "закрыта без ответа",
+}
 STATS_NAMES = {
     "pending": "Ждут решения",
     "confirmed": "Подтверждены",
@@ -348,21 +355,21 @@ CARD = "🆕 {word} №{id}\n{details}\nКлиент: {customer}\nСоздан: 
 CARD_CONFIRMED = "✅ Подтвердил {manager}, {at}"  # a name, or «менеджер https://vk.com/id…» (people.py)
 CARD_REJECTED = "❌ Отклонил {manager}, {at}"
 CARD_REASON = "Причина: {reason}"
-CARD_CANCELLED = "🚫 Клиент отменил заказ"
-SNACK_CONFIRMED = "Заказ №{id} подтверждён, клиент получил сообщение"
-SNACK_REJECTED = "Заказ №{id} отклонён, клиент получил сообщение"
-SNACK_DECIDED_BY_YOU = "Вы уже {status} заказ №{id}"
-SNACK_DECIDED_BY_OTHER = "Заказ №{id} уже {status}: менеджер id{manager}"
-SNACK_CANCELLED_BY_CUSTOMER = "Клиент уже отменил заказ №{id}"
-SNACK_EXPIRED = "Заказ №{id} уже закрыт: на него не ответили вовремя"
+CARD_CANCELLED = "🚫 Клиент отменил {called}"
+# {word}: «Заказ»/«Бронь»; {called}: the same inside a sentence; {status}: in the kind's gender
+SNACK_DECIDED = "{word} №{id} {status}, клиент получил сообщение"
+SNACK_DECIDED_BY_YOU = "Вы уже {status} {called} №{id}"
+SNACK_DECIDED_BY_OTHER = "{word} №{id} уже {status}: {manager}"  # a name, or «менеджер https://vk.com/id…»
+SNACK_CANCELLED_BY_CUSTOMER = "Клиент уже отменил {called} №{id}"
+SNACK_EXPIRED = "{word} №{id} уже {status}, клиент предупреждён"
 DECIDED_WORDS = {"confirmed": "подтвердили", "rejected": "отклонили"}
 ASK_REASON = (
-    "Заказ №{id} отклонён, клиент уже знает. Напишите причину — я передам её клиенту. "
+    "{word} №{id} {status}, клиент уже знает. Напишите причину — я передам её клиенту. "
     "Или нажмите «Без причины»."
 )
-REASON_SENT = "Передал причину клиенту по заказу №{id} 👍"
+REASON_SENT = "Передал причину клиенту по {dative} №{id} 👍"
 REASON_CUT = "Причина длинная: клиент увидит первые {limit} знаков, с пометкой, что текст сокращён."
-REASON_TOO_LATE = "Причину к заказу №{id} уже не добавить."
+REASON_TOO_LATE = "Причину к {dative} №{id} уже не добавить."
 NO_REASON_OK = "Хорошо, без причины."
 MANAGER_CANCEL_NOTICE = "🚫 Клиент отменил {word} №{id} «{title}» (https://vk.com/id{user_id})."
 
@@ -377,6 +384,8 @@ CUSTOMER_BOOKING_REASON = "Комментарий менеджера к брон
 # What an order is called on its card and in the notices, by its kind (orders.KINDS)
 WORD_ORDER = "Заказ"
 WORD_BOOKING = "Бронь"
+WORD_ORDER_DATIVE, WORD_BOOKING_DATIVE = "заказу", "брони"  # «по заказу №3», «к брони №3»
+WORD_ORDER_IT, WORD_BOOKING_IT = "он", "она"
 
 # --- My orders -----------------------------------------------------------------------
 MY_ORDERS = "Ваши заказы{page}:\n\n{lines}"
@@ -390,7 +399,7 @@ ASK_CANCEL_ORDER = "Отменить {word} №{id} «{title}»?"
 ORDER_CANCELLED = "Заказ №{id} отменён. Менеджеров я предупредил."
 BOOKING_CANCELLED = "Бронь №{id} отменена. Менеджеров я предупредил."
 ORDER_NOT_FOUND = "Такого заказа у вас нет 🤔 Откройте «Мои заказы», чтобы увидеть свои."
-CANNOT_CANCEL = "Заказ №{id} уже нельзя отменить: он {status}."
+CANNOT_CANCEL = "{word} №{id} уже нельзя отменить: {it} {status}."
 CANNOT_CANCEL_PAST = "Бронь №{id} уже в прошлом — отменять нечего 🙂"
 
 # --- Manager commands -----------------------------------------------------------------
@@ -522,7 +531,7 @@ BTN_COMING = "Приду"
 BTN_CANCEL_BOOKING = "Отменить бронь"
 BTN_CAME = "Пришёл"
 BTN_NO_SHOW = "Не пришёл"
-MANAGER_REMINDER = "⏰ Заказ №{id} «{title}» всё ещё ждёт решения — загляните в карточку, пожалуйста."
+MANAGER_REMINDER = "⏰ {word} №{id} «{title}» всё ещё ждёт решения — загляните в карточку, пожалуйста."
 CUSTOMER_EXPIRED = (
     "Простите, по заказу №{id} «{title}» мы не успели ответить вовремя, и он закрыт 😔 "
     "Если он ещё нужен — оформите его заново, мы постараемся ответить быстрее."
@@ -531,7 +540,7 @@ CUSTOMER_BOOKING_EXPIRED = (
     "Простите, по брони №{id} ({title}) мы не успели ответить вовремя, и она закрыта 😔 "
     "Если столик ещё нужен — забронируйте заново, мы постараемся ответить быстрее."
 )
-CARD_EXPIRED = "⌛ Никто не ответил вовремя: заказ закрыт, клиент предупреждён"
+CARD_EXPIRED = "⌛ Никто не ответил вовремя: {called} {status}, клиент предупреждён"
 GUEST_REMINDER = "Напоминаем о брони №{id}: {when}, столик {table} 🙂 Вы придёте?"
 COMING_THANKS = "Спасибо! Ждём вас {when} 🙂"
 COMING_TOO_LATE = "Бронь №{id} уже {status} — отмечать нечего."

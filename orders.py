@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 
 import booking
@@ -46,6 +46,9 @@ class KindWords:
     rejected: str = msg.CUSTOMER_REJECTED
     upcoming: Callable[[Mapping, datetime], bool] = always
     word: str = msg.WORD_ORDER  # «Заказ №…» or «Бронь №…» on the card and in the notices
+    dative: str = msg.WORD_ORDER_DATIVE  # «по заказу №…», «по брони №…»
+    it: str = msg.WORD_ORDER_IT  # «он» or «она»
+    statuses: Mapping[str, str] = field(default_factory=lambda: msg.STATUS_TEXTS)  # in the word's gender
     reason: str = msg.CUSTOMER_REASON
     expired: str = msg.CUSTOMER_EXPIRED
     cancelled: str = msg.ORDER_CANCELLED
@@ -61,7 +64,9 @@ KINDS: dict[str, KindWords] = {
     OrderKind.BOOKING: KindWords(title=booking.order_title, lines=booking.order_lines,
                                  confirmed=msg.CUSTOMER_BOOKING_CONFIRMED, rejected=msg.CUSTOMER_BOOKING_REJECTED,
                                  upcoming=booking.upcoming, word=msg.WORD_BOOKING, reason=msg.CUSTOMER_BOOKING_REASON,
-                                 expired=msg.CUSTOMER_BOOKING_EXPIRED, cancelled=msg.BOOKING_CANCELLED, dated=False),
+                                 expired=msg.CUSTOMER_BOOKING_EXPIRED, cancelled=msg.BOOKING_CANCELLED, dated=False,
+                                 dative=msg.WORD_BOOKING_DATIVE, it=msg.WORD_BOOKING_IT,
+                                 statuses=msg.BOOKING_STATUS_TEXTS),
 }
 UNKNOWN_KIND = KindWords(title=lambda details: "", lines=lambda details: [])
 
@@ -111,8 +116,17 @@ def reminder_note(plans: Sequence[planning.JobPlan], ctx: Context) -> str:
     return msg.REMINDER_AT.format(at=local_time(ahead[0], ctx, "%d.%m в %H:%M")) if ahead else ""
 
 
-def status_text(status: str) -> str:
-    return msg.STATUS_TEXTS.get(status, status)
+def status_text(status: str, kind: str = OrderKind.SERVICE) -> str:
+    """A status in words that agree with the kind («заказ подтверждён», «бронь подтверждена»)."""
+    return KINDS.get(kind, UNKNOWN_KIND).statuses.get(status, status)
+
+
+def words(order: OrderInfo, **more) -> dict:
+    """What a manager's or customer's line about the order is filled with: its number, its kind's
+    words, its status in the kind's gender."""
+    kind = kind_of(order)
+    return dict(id=order.id, word=kind.word, called=kind.called(), dative=kind.dative, it=kind.it,
+                status=status_text(order.status, order.kind), **more)
 
 
 # --- The manager's card ---------------------------------------------------------------
@@ -126,9 +140,9 @@ def decision_lines(order: OrderInfo, ctx: Context) -> list[str]:
     if order.reject_reason:
         lines.append(msg.CARD_REASON.format(reason=order.reject_reason))
     if order.status == Status.CANCELLED:
-        lines.append(msg.CARD_CANCELLED)
+        lines.append(msg.CARD_CANCELLED.format(**words(order)))
     if order.status == Status.EXPIRED:
-        lines.append(msg.CARD_EXPIRED)
+        lines.append(msg.CARD_EXPIRED.format(**words(order)))
     visit = {msg.VISIT_COMING: msg.CARD_COMING, msg.VISIT_CAME: msg.CARD_CAME, msg.VISIT_NO_SHOW: msg.CARD_NO_SHOW}
     if order.visit in visit:
         lines.append(visit[order.visit].format(manager=order.visit_by))
@@ -181,14 +195,14 @@ def card_edits(change: OrderChange, ctx: Context) -> tuple[Reply, ...]:
 def card_fallback(order: OrderInfo, ctx: Context) -> str:
     lines = "\n".join(decision_lines(order, ctx))
     return msg.CARD_FALLBACK.format(word=kind_of(order).word, id=order.id, title=order_title(order),
-                                    status=status_text(order.status), lines=lines).replace("\n\n", "\n")
+                                    status=status_text(order.status, order.kind), lines=lines).replace("\n\n", "\n")
 
 
 # --- The customer's orders: "My orders" and cancelling one -----------------------------
 def order_line(order: OrderInfo, ctx: Context) -> str:
     """One line of My orders; a booking's title has its day and time, so its creation day is not repeated."""
     line = msg.ORDER_LINE if kind_of(order).dated else msg.ORDER_LINE_UNDATED
-    return line.format(id=order.id, title=order_title(order), status=status_text(order.status),
+    return line.format(id=order.id, title=order_title(order), status=status_text(order.status, order.kind),
                        date=local_time(order.created_at, ctx, "%d.%m.%Y"))
 
 
@@ -229,11 +243,12 @@ def sent_already(event: Incoming, ctx: Context) -> str:
     newest = next(iter(ctx.view.orders_of(event.user_id, 1)), None)
     if newest is None or newest.status not in CANCELLABLE:
         return ""
-    return msg.ALREADY_SENT.format(id=newest.id, title=order_title(newest), status=status_text(newest.status))
+    return msg.ALREADY_SENT.format(id=newest.id, title=order_title(newest),
+                                   status=status_text(newest.status, newest.kind))
 
 
 def cannot_cancel(event: Incoming, order: OrderInfo) -> Outcome:
-    return Outcome(replies=(say(event, msg.CANNOT_CANCEL.format(id=order.id, status=status_text(order.status))),))
+    return Outcome(replies=(say(event, msg.CANNOT_CANCEL.format(**words(order))),))
 
 
 def on_order_cancel(event: Incoming, conversation: Conversation, ctx: Context) -> Outcome:
@@ -292,7 +307,9 @@ def step_mgr_reason(event: Incoming, draft: ReasonDraft, ctx: Context) -> Outcom
 
 
 def screen_mgr_reason(draft: ReasonDraft, ctx: Context) -> tuple[str, str]:
-    return msg.ASK_REASON.format(id=draft.order if draft.order is not None else ""), kb.reject_reason()
+    kind = draft.kind or OrderKind.SERVICE
+    return msg.ASK_REASON.format(word=KINDS.get(kind, UNKNOWN_KIND).word, id=draft.order if draft.order is not None else "",
+                                 status=status_text(Status.REJECTED, kind)), kb.reject_reason()
 
 
 # --- The manager's text commands: "Заявки", "Сегодня", "Сводка" --------------------------
@@ -302,7 +319,7 @@ def manager_says(event: Incoming, ctx: Context, text: str) -> Outcome:
 
 def manager_lines(orders: Sequence[OrderInfo], ctx: Context, total: int) -> str:
     lines = [msg.MANAGER_ORDER_LINE.format(id=o.id, title=order_title(o), time=local_time(o.created_at, ctx),
-                                           status=status_text(o.status), user_id=o.user_id)
+                                           status=status_text(o.status, o.kind), user_id=o.user_id)
              for o in orders[:LIST_LIMIT]]
     more = total - len(lines)
     return "\n".join(lines) + (msg.LIST_MORE.format(count=more) if more > 0 else "")
@@ -350,7 +367,8 @@ def today_bookings(ctx: Context) -> str:
     bookings = ctx.view.bookings_between(*day_bounds(ctx), limit=LIST_LIMIT + 1)
     lines = [msg.TODAY_BOOKING_LINE.format(start=local_time(b.starts_at, ctx, "%H:%M"), table=b.table,
                                            end=local_time(b.ends_at, ctx, "%H:%M"), party=b.party, name=b.name,
-                                           phone=b.phone, id=b.order_id, status=status_text(b.status))
+                                           phone=b.phone, id=b.order_id,
+                                           status=status_text(b.status, OrderKind.BOOKING))
              for b in bookings[:LIST_LIMIT]]
     more = msg.LIST_MORE.format(count=len(bookings) - LIST_LIMIT) if len(bookings) > LIST_LIMIT else ""
     return msg.TODAY_BOOKINGS.format(count=len(lines), lines="\n".join(lines) + more) if lines else ""
@@ -387,15 +405,15 @@ def after_book(effect: BookTable, booked: Booked, event: Incoming, ctx: Context)
     return menu(event, ctx, thanks).then(Outcome(replies=new_cards(order, ctx), effects=(PlanJobs(plans),)))
 
 
-def too_late(order: OrderInfo, manager_id: int) -> str:
+def too_late(order: OrderInfo, manager_id: int, ctx: Context) -> str:
     """Why a press changed nothing: the customer cancelled, or a manager decided first."""
     if order.status == Status.CANCELLED:
-        return msg.SNACK_CANCELLED_BY_CUSTOMER.format(id=order.id)
+        return msg.SNACK_CANCELLED_BY_CUSTOMER.format(**words(order))
     if order.status == Status.EXPIRED:
-        return msg.SNACK_EXPIRED.format(id=order.id)
+        return msg.SNACK_EXPIRED.format(**words(order))
     if order.decided_by == manager_id:
-        return msg.SNACK_DECIDED_BY_YOU.format(id=order.id, status=msg.DECIDED_WORDS.get(order.status, ""))
-    return msg.SNACK_DECIDED_BY_OTHER.format(id=order.id, status=status_text(order.status), manager=order.decided_by)
+        return msg.SNACK_DECIDED_BY_YOU.format(**(words(order) | {"status": msg.DECIDED_WORDS.get(order.status, "")}))
+    return msg.SNACK_DECIDED_BY_OTHER.format(**words(order, manager=people.manager(ctx, order.decided_by or 0)))
 
 
 def after_decide(effect: Decide, change: OrderChange, event: Incoming, ctx: Context) -> Outcome:
@@ -403,22 +421,23 @@ def after_decide(effect: Decide, change: OrderChange, event: Incoming, ctx: Cont
     if order is None:
         return Outcome(replies=(Reply.snackbar(event, msg.SNACKBAR_OUTDATED),))
     if not change.changed:
-        return Outcome(replies=(Reply.snackbar(event, too_late(order, effect.manager_id)),))
-    snack = msg.SNACK_CONFIRMED if order.status == Status.CONFIRMED else msg.SNACK_REJECTED
+        return Outcome(replies=(Reply.snackbar(event, too_late(order, effect.manager_id, ctx)),))
     notice = Reply.send(order.user_id, decision_notice(order, ctx), menu_keyboard(ctx, order.user_id))
-    told = Outcome(replies=(Reply.snackbar(event, snack.format(id=order.id)), *card_edits(change, ctx), notice))
+    told = Outcome(replies=(Reply.snackbar(event, msg.SNACK_DECIDED.format(**words(order))), *card_edits(change, ctx),
+                            notice))
     if order.status == Status.REJECTED:
-        return told.then(go(State.MGR_REASON, ReasonDraft(order=order.id)))
+        return told.then(go(State.MGR_REASON, ReasonDraft(order=order.id, kind=order.kind)))
     return told
 
 
 def after_reason(effect: SetRejectReason, change: OrderChange, event: Incoming, ctx: Context) -> Outcome:
     if not change.changed or change.order is None:
-        return to_menu(msg.REASON_TOO_LATE.format(id=effect.order_id))
+        dative = kind_of(change.order).dative if change.order is not None else msg.WORD_ORDER_DATIVE
+        return to_menu(msg.REASON_TOO_LATE.format(id=effect.order_id, dative=dative))
     order = change.order
     reason = kind_of(order).reason.format(id=order.id, reason=order.reject_reason)
     to_customer = Reply.send(order.user_id, reason, menu_keyboard(ctx, order.user_id))
-    done = menu(event, ctx, msg.REASON_SENT.format(id=order.id))
+    done = menu(event, ctx, msg.REASON_SENT.format(**words(order)))
     return done.then(Outcome(replies=(to_customer, *card_edits(change, ctx))))
 
 

@@ -98,7 +98,7 @@ def on_move(event: Incoming, conversation: Conversation, ctx: Context) -> Outcom
         return Outcome(replies=(say(event, msg.ORDER_NOT_FOUND),))
     if order.status not in CANCELLABLE:
         return Outcome(replies=(say(event, msg.MOVE_NOT_POSSIBLE.format(id=order.id, status=orders.status_text(
-            order.status))),))
+            order.status, order.kind))),))
     if not orders.may_move(order, ctx):
         return Outcome(replies=(say(event, msg.MOVE_PAST.format(id=order.id)),))
     return start_move(order, ctx)
@@ -195,7 +195,7 @@ def after_reschedule(effect: Reschedule, moved: Booked, event: Incoming, ctx: Co
         return to_menu(msg.BOOKING_UNAVAILABLE) if floor is None else offer_other_times(floor, draft)
     order = moved.change.order
     if not moved.change.changed or order is None:
-        status = orders.status_text(order.status) if order is not None else "—"
+        status = orders.status_text(order.status, order.kind) if order is not None else "—"
         return to_menu(msg.MOVE_TOO_LATE.format(id=effect.order_id, status=status))
     done = msg.MOVE_DONE.format(id=order.id, when=order.details.get("when", "—"), table=order.details.get("table", ""))
     cards = (*moved_cards(moved.change, draft.old or "—"), *orders.new_cards(order, ctx))

@@ -36,7 +36,8 @@ def test_the_manager_reminder_names_the_order_to_every_manager_while_it_is_pendi
     decision = aftercare.decide(job(planning.MANAGER_REMINDER), booking(), ctx())
     assert decision.result == planning.DONE
     assert sorted(r.peer_id for r in decision.outcome.replies) == sorted(MANAGERS)
-    assert all("№7 «Столик на 17.06 в 19:00»" in r.text for r in decision.outcome.replies)
+    assert all(r.text.startswith("⏰ Бронь №7 «Столик на 17.06 в 19:00» всё ещё ждёт решения")
+               for r in decision.outcome.replies)
     for status in (d.Status.CONFIRMED, d.Status.CANCELLED, d.Status.EXPIRED):
         assert aftercare.decide(job(planning.MANAGER_REMINDER), booking(status), ctx()).result == planning.SKIPPED
 
@@ -58,7 +59,7 @@ def test_the_expiry_asks_to_expire_a_pending_order_and_says_nothing_if_it_was_de
     told = aftercare.after_expire(d.ExpireOrder(7), d.OrderChange(True, expired, {200: 11}), event, ctx())
     customer, card = told.replies
     assert customer.peer_id == 100 and customer.text.startswith("Простите, по брони №7")
-    assert msg.BTN_BOOK in labels(customer) and msg.CARD_EXPIRED in card.text and card.cmid == 11
+    assert msg.BTN_BOOK in labels(customer) and "⌛ Никто не ответил вовремя: бронь закрыта без ответа, клиент предупреждён" in card.text and card.cmid == 11
     confirmed = booking(d.Status.CONFIRMED)
     assert aftercare.after_expire(d.ExpireOrder(7), d.OrderChange(False, confirmed), event, ctx()).replies == ()
 

@@ -148,12 +148,12 @@ def test_cancelling_a_booking_frees_it_and_tells_the_managers(anna, boris, manag
     order_id = book(anna, party="8", place="VIP-комната")
     managers[0].presses(msg.BTN_CONFIRM)
     listing = anna.presses(msg.BTN_MY_ORDERS)[0]
-    assert f"№{order_id} · Столик на 17.06 в 19:00 · подтверждён" in listing.text  # the day once
+    assert f"№{order_id} · Столик на 17.06 в 19:00 · подтверждена" in listing.text  # the day once
     anna.presses(f"Отменить №{order_id}")
     assert anna.presses(f"Да, отменить №{order_id}")[0].text == msg.BOOKING_CANCELLED.format(id=order_id)
     for manager_id in MANAGER_IDS:
         assert emu.last_message(manager_id).text.startswith(f"🚫 Клиент отменил бронь №{order_id} «Столик на 17.06")
-        assert "🚫 Клиент отменил заказ" in card_of(emu, manager_id, order_id).text
+        assert "🚫 Клиент отменил бронь" in card_of(emu, manager_id, order_id).text
     assert booking_row(cafe, order_id)[0].active is False
     assert "19:00" in times_on(boris)
 
@@ -433,4 +433,4 @@ def test_the_sandbox_books_a_table_and_the_manager_confirms_it():
     out = result.stdout
     assert "[1] Услуги  [2] Забронировать столик" in out and "Сколько будет гостей?" in out
     assert "Бронь №1 отправлена ✅" in out and "[manager] bot: 🆕 Бронь №1" in out and "Столик: Зал 1" in out
-    assert "(snackbar) Заказ №1 подтверждён" in out and "Ваша бронь №1 подтверждена 🎉" in out
+    assert "(snackbar) Бронь №1 подтверждена, клиент получил сообщение" in out and "Ваша бронь №1 подтверждена 🎉" in out

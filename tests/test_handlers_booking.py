@@ -686,7 +686,7 @@ def test_my_orders_lists_bookings_and_only_upcoming_ones_can_be_cancelled():
     view = cafe_view(orders=[past, booking_order(2, status=d.Status.CONFIRMED)])
     chat = Chat(view)
     out = chat.says("Мои заказы")
-    assert "№2 · Столик на 17.06 в 19:00 · подтверждён" in out.replies[0].text  # its date once
+    assert "№2 · Столик на 17.06 в 19:00 · подтверждена" in out.replies[0].text  # its date once
     assert "№1 · Столик на 14.06 в 19:00" in out.replies[0].text
     assert labels(out.replies[0]) == ["Перенести №2", "Отменить №2"]
     assert chat.says("x", {"cmd": msg.CMD_ORDER_CANCEL, "o": 1, "y": 1}).replies[0].text == \
@@ -716,7 +716,7 @@ def test_today_lists_the_bookings_in_time_order_with_table_and_party():
     assert text.splitlines()[0] == "Брони на сегодня (2):"
     assert text.splitlines()[2:4] == [
         "13:00–15:00 · Терраса · гостей: 2 · Борис +79001112233 · №8 ждёт ответа менеджера",
-        "19:00–21:00 · Зал 2 · гостей: 4 · Анна +79123456789 · №7 подтверждён"]
+        "19:00–21:00 · Зал 2 · гостей: 4 · Анна +79123456789 · №7 подтверждена"]
     assert "№9" not in text
     assert Chat(cafe_view(), user_id=MANAGER).says("Сегодня").replies[0].text == msg.TODAY_EMPTY
 

@@ -30,6 +30,10 @@ SERVICES = [
 ]
 
 
+BOOKING_DETAILS = {"when": "ср, 25.11.2026, 19:00–21:00", "date": "25.11", "time": "19:00", "party": 2,
+                   "table": "Зал 2", "name": "Анна", "start": "2026-11-25T16:00:00+00:00"}
+
+
 def services_view(services=SERVICES, orders=()):
     return chat.FakeView(services=services, orders=orders)
 
@@ -519,18 +523,46 @@ def test_reject_follow_up_asks_the_manager_for_a_reason():
     out = h.follow_up(d.Decide(17, MANAGER, False), change(d.Status.REJECTED), press({}), ctx_with())
     assert "❌ Отклонил" in out.replies[1].text
     assert out.replies[3].peer_id == CUSTOMER and "не можем" in out.replies[3].text
-    assert out.state == d.State.MGR_REASON and out.data == {"order": 17}
+    assert out.state == d.State.MGR_REASON and out.data == {"order": 17, "kind": "service"}
     assert labels(out.replies[-1]) == [msg.BTN_NO_REASON]
+    assert out.replies[-1].text.startswith("Заказ №17 отклонён, клиент уже знает.")
 
 
 @pytest.mark.parametrize("status, decided_by, expected", [
-    (d.Status.CONFIRMED, OTHER_MANAGER, "Заказ №17 уже подтверждён: менеджер id201"),
+    (d.Status.CONFIRMED, OTHER_MANAGER, "Заказ №17 уже подтверждён: менеджер https://vk.com/id201"),
     (d.Status.REJECTED, MANAGER, "Вы уже отклонили заказ №17"),
     (d.Status.CANCELLED, None, "Клиент уже отменил заказ №17"),
+    (d.Status.EXPIRED, None, "Заказ №17 уже закрыт без ответа, клиент предупреждён"),
 ])
 def test_a_press_too_late_says_why(status, decided_by, expected):
     out = h.follow_up(d.Decide(17, MANAGER, True), change(status, decided_by, changed=False), press({}), ctx_with())
     assert [(r.kind, r.text) for r in out.replies] == [("answer", expected)] and out.state is None
+
+
+@pytest.mark.parametrize("status, decided_by, expected", [
+    (d.Status.CONFIRMED, OTHER_MANAGER, "Бронь №17 уже подтверждена: менеджер https://vk.com/id201"),
+    (d.Status.REJECTED, MANAGER, "Вы уже отклонили бронь №17"),
+    (d.Status.CANCELLED, None, "Клиент уже отменил бронь №17"),
+    (d.Status.EXPIRED, None, "Бронь №17 уже закрыта без ответа, клиент предупреждён"),
+])
+def test_a_press_too_late_on_a_booking_says_it_in_a_bookings_words(status, decided_by, expected):
+    late = d.OrderChange(False, replace(change(status, decided_by).order, kind="booking", details=BOOKING_DETAILS), {})
+    out = h.follow_up(d.Decide(17, MANAGER, True), late, press({}), ctx_with())
+    assert [(r.kind, r.text) for r in out.replies] == [("answer", expected)]
+
+
+def test_a_bookings_decision_and_reason_speak_of_a_booking():
+    decided = d.OrderChange(True, replace(change(d.Status.REJECTED).order, kind="booking", details=BOOKING_DETAILS),
+                            {MANAGER: 7})
+    out = h.follow_up(d.Decide(17, MANAGER, False), decided, press({}), ctx_with())
+    assert out.replies[0].text == "Бронь №17 отклонена, клиент получил сообщение"
+    assert out.data == {"order": 17, "kind": "booking"}
+    assert out.replies[-1].text.startswith("Бронь №17 отклонена, клиент уже знает.")
+    with_reason = d.OrderChange(True, replace(decided.order, reject_reason="Нет мест"), {MANAGER: 7})
+    out = h.follow_up(d.SetRejectReason(17, MANAGER, "Нет мест"), with_reason, press({}), ctx_with())
+    assert out.replies[0].text.startswith("Передал причину клиенту по брони №17")
+    cancelled = replace(decided.order, status=d.Status.CANCELLED, decided_by=None, decided_at=None)
+    assert "🚫 Клиент отменил бронь" in orders.card_text(cancelled, ctx_with())
 
 
 def test_reason_step():

@@ -84,7 +84,7 @@ def test_only_the_owner_may_move_and_not_a_cancelled_or_past_booking():
                      booking_order(42, start=NOW - timedelta(hours=1)))
     press = lambda order: chat.says("", {"cmd": msg.CMD_MOVE, msg.ARG_ORDER: order})  # noqa: E731
     assert press(40).replies[0].text == msg.ORDER_NOT_FOUND
-    assert press(41).replies[0].text == msg.MOVE_NOT_POSSIBLE.format(id=41, status="отменён")
+    assert press(41).replies[0].text == msg.MOVE_NOT_POSSIBLE.format(id=41, status="отменена")
     assert press(42).replies[0].text == msg.MOVE_PAST.format(id=42)
     assert press(2**70).replies[0].text == msg.ORDER_NOT_FOUND
     assert chat.state == d.State.MENU
@@ -130,7 +130,7 @@ def test_a_move_too_late_says_so():
     chat = at_move_summary(chat_with(booking_order(31)))
     chat.presses(msg.BTN_SEND)
     out = chat.stored(d.Booked(d.OrderChange(False, booking_order(31, status=d.Status.CANCELLED))))
-    assert out.replies[-1].text.startswith(msg.MOVE_TOO_LATE.format(id=31, status="отменён"))
+    assert out.replies[-1].text.startswith(msg.MOVE_TOO_LATE.format(id=31, status="отменена"))
     assert chat.state == d.State.MENU
 
 
