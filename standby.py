@@ -130,14 +130,9 @@ class PostgresLease:
         said_waiting = said_unreachable = False
         while not stopping.is_set():
             try:
-                if self.connection is None:
-                    self._connect()
-                    said_unreachable = False
-                if self.connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": self.key}).scalar():
-                    self._held = True
-                    log.info("lease: this process is active for community %d", self.group_id)
-                    threading.Thread(target=self._watch, name="lease-watch", daemon=True).start()
+                if self.try_once():
                     return True
+                said_unreachable = False
                 if not said_waiting:
                     log.info("standby: community %d is active elsewhere, waiting", self.group_id)
                     said_waiting = True
@@ -149,6 +144,17 @@ class PostgresLease:
                 self._drop()
             stopping.wait(self.retry)
         return False
+
+    def try_once(self) -> bool:
+        """One try for the lock; once it is ours, the watcher checks the connection."""
+        if self.connection is None:
+            self._connect()
+        if not self.connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": self.key}).scalar():
+            return False
+        self._held = True
+        log.info("lease: this process is active for community %d", self.group_id)
+        threading.Thread(target=self._watch, name="lease-watch", daemon=True).start()
+        return True
 
     def _connect(self) -> None:
         connection = self.engine.connect()
@@ -190,13 +196,15 @@ class PostgresLease:
         """At a graceful stop: the standby takes over at once (closing the session frees the lock)."""
         self._stop.set()
         with self._lock:
-            self._held = False
             if self.connection is not None:
                 try:
+                    if self._held and not self.lost:  # at once, not when the server sees the socket close
+                        self.connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": self.key})
                     self.connection.close()
                 except SQLAlchemyError:
                     pass
                 self.connection = None
+            self._held = False
         self.engine.dispose()
 
 

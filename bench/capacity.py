@@ -158,13 +158,14 @@ def measure_idle(admin, communities: list[Community], window: float) -> dict:
     after, pg_after = usage(bots), usage(pg)
     n = len(communities)
     return {"processes": n, "window_s": window,
-            "rss_mib_per_process": round(after["rss_mib"] / n, 1), "pss_mib_per_process": round(after["pss_mib"] / n, 1),
+            "rss_mib_per_process": round(after["rss_mib"] / n, 1),
+            "pss_mib_per_process": round(after["pss_mib"] / n, 1),
             "cpu_percent_per_process": round(100 * (after["cpu_s"] - before["cpu_s"]) / window / n, 3),
             "pg_connections": len(pg), "pg_pss_mib": pg_after["pss_mib"],
             "pg_cpu_percent": round(100 * (pg_after["cpu_s"] - pg_before["cpu_s"]) / window, 3)}
 
 
-def measure_burst(admin, communities: list[Community]) -> dict:
+def measure_burst(admin, communities: list[Community], customers: int) -> dict:
     bots = [c.bots[-1].pid for c in communities]
     pg = backends(admin, communities)
     before, pg_before = usage(bots), {pid: cpu_seconds(pid) for pid in pg}
@@ -177,7 +178,8 @@ def measure_burst(admin, communities: list[Community]) -> dict:
     peak = max(memory_kib(pid)[0] for pid in bots) / 1024
     pg_now = backends(admin, communities)
     pg_cpu = sum(cpu_seconds(pid) - pg_before.get(pid, 0.0) for pid in pg_now)
-    return {"communities": len(communities), "events": len(communities) * len(scripts.SERVICE_ORDER) * CUSTOMERS,
+    events = len(communities) * len(scripts.SERVICE_ORDER) * customers
+    return {"communities": len(communities), "customers_each": customers, "events": events,
             "all_answered_s": round(wall, 2), "slowest_s": round(max(times), 2), "fastest_s": round(min(times), 2),
             "bots_cpu_s": round(after["cpu_s"] - before["cpu_s"], 2), "pg_cpu_s": round(pg_cpu, 2),
             "cores_used_by_bots": round((after["cpu_s"] - before["cpu_s"]) / wall, 2),
@@ -196,24 +198,19 @@ def measure_takeover(community: Community) -> dict:
     return {"seconds_to_first_long_poll": round(time.monotonic() - killed, 2), "standby_pid": standby.pid}
 
 
-CUSTOMERS = 50
-
-
 def main() -> int:
-    global CUSTOMERS
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--idle-window", type=float, default=30.0, help="seconds each idle measurement lasts")
-    parser.add_argument("--customers", type=int, default=CUSTOMERS, help="customers per community in the burst")
+    parser.add_argument("--customers", type=int, default=50, help="customers per community in the burst")
     parser.add_argument("--out", default=str(ROOT / "bench" / "capacity.json"))
     args = parser.parse_args()
-    CUSTOMERS = args.customers
     base = os.environ.get("TEST_DATABASE_URL")
     if not base:
         print("set TEST_DATABASE_URL (PostgreSQL)", file=sys.stderr)
         return 2
     folder = Path(tempfile.mkdtemp(prefix="capacity-"))
     admin = db.make_engine(base)
-    communities = [Community(i, base, folder, CUSTOMERS) for i in range(10)]
+    communities = [Community(i, base, folder, args.customers) for i in range(10)]
     results: dict = {"machine": {"cpus": os.cpu_count(), "load_before": os.getloadavg()}, "idle": []}
     try:
         started = 0
@@ -225,7 +222,7 @@ def main() -> int:
             started = n
             results["idle"].append(measure_idle(admin, communities[:n], args.idle_window))
             print(json.dumps(results["idle"][-1]), flush=True)
-        results["burst"] = measure_burst(admin, communities)
+        results["burst"] = measure_burst(admin, communities, args.customers)
         print(json.dumps(results["burst"]), flush=True)
         results["takeover"] = measure_takeover(communities[0])
         print(json.dumps(results["takeover"]), flush=True)

@@ -349,3 +349,31 @@ def test_without_the_lease_nothing_is_polled_sent_or_run(emu, running):
     with runner.bot.sessions.begin() as session:
         assert db_jobs.next_due(session) is not None, "the job ran without the lease"
     runner.bot.sessions.kw["bind"].dispose()
+
+
+# --- the lease itself ------------------------------------------------------------------------------
+def test_the_lease_is_one_holders_keeps_its_keepalives_and_is_lost_with_its_connection(postgres_url):
+    """One holder per community and schema; the server's keepalives are set on the lock
+    connection; a released lease passes to the next try; a terminated connection is a lost lease."""
+    first, second = standby.PostgresLease(postgres_url, None, 77), standby.PostgresLease(postgres_url, None, 77)
+    other = standby.PostgresLease(postgres_url, None, 78)
+    lost = threading.Event()
+    try:
+        assert first.try_once() and other.try_once()
+        assert not second.try_once() and not second.held()
+        settings = {name: first.connection.execute(text(f"SHOW {name}")).scalar()
+                    for name in standby.SERVER_KEEPALIVES}
+        assert settings == {"tcp_keepalives_idle": "4", "tcp_keepalives_interval": "2", "tcp_keepalives_count": "3",
+                            "tcp_user_timeout": "10000"}  # seconds, and milliseconds
+        first.release()
+        assert second.try_once() and second.held()
+        second.on_lost = lost.set
+        backend = second.connection.execute(text("SELECT pg_backend_pid()")).scalar()
+        engine = db.make_engine(postgres_url)
+        with engine.begin() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+        engine.dispose()
+        assert lost.wait(15) and second.lost and not second.held()
+    finally:
+        for lease in (first, second, other):
+            lease.release()
