@@ -49,6 +49,16 @@ def server():
     server.remove()
 
 
+RUNNING: list[BotProcess] = []  # every process a test started, killed after it whatever happened
+
+
+@pytest.fixture(autouse=True)
+def no_process_left_behind():
+    yield
+    while RUNNING:
+        RUNNING.pop().kill()
+
+
 class BotProcess:
     """`python main.py` with the emulator's settings; its log in a file of its own."""
 
@@ -61,6 +71,7 @@ class BotProcess:
         with open(log, "a") as stream:  # a file, not a pipe nobody reads: a full pipe would block the bot
             self.proc = subprocess.Popen([sys.executable, "main.py"], cwd=ROOT, env=env,
                                          stdout=subprocess.DEVNULL, stderr=stream)
+        RUNNING.append(self)
 
     @property
     def pid(self) -> int:
