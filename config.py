@@ -45,6 +45,7 @@ class Settings:
     vk_group_id: int
     manager_ids: tuple[int, ...]
     database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
+    database_schema: str | None = None  # PostgreSQL: this community's schema (None: the default search path)
     vk_api_url: str = DEFAULT_API_URL
     vk_api_version: str = DEFAULT_API_VERSION
     timezone: str = "Europe/Moscow"
@@ -144,6 +145,20 @@ def _database_url(raw: str) -> str:
     return raw
 
 
+def _database_schema(raw: str, url: str) -> str | None:
+    """A schema per community on one PostgreSQL database: a plain lower-case identifier, so it
+    needs no quoting anywhere (and cannot carry SQL)."""
+    if not raw:
+        return None
+    if not url.startswith("postgresql"):
+        raise SettingsError("DATABASE_SCHEMA", "needs a PostgreSQL DATABASE_URL (on SQLite each community has its "
+                                               "own file)")
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", raw) or raw.startswith("pg_") or raw == "information_schema":
+        raise SettingsError("DATABASE_SCHEMA", "must be lower-case latin letters, digits and _, starting with a "
+                                               "letter, at most 63 long, not pg_... (e.g. cafe_sever)")
+    return raw
+
+
 def _longpoll_wait(raw: str) -> int:
     wait = _positive_int("LONGPOLL_WAIT", raw)
     if wait > MAX_LONGPOLL_WAIT:
@@ -202,6 +217,7 @@ def load_settings(env: Mapping[str, str] | None = None, dotenv_path: Path | None
         vk_group_id=_positive_int("VK_GROUP_ID", _required(env, "VK_GROUP_ID")),
         manager_ids=_manager_ids(_required(env, "MANAGER_IDS")),
         database_url=_database_url(get("DATABASE_URL", DEFAULT_DATABASE_URL)),
+        database_schema=_database_schema(get("DATABASE_SCHEMA", ""), get("DATABASE_URL", DEFAULT_DATABASE_URL)),
         vk_api_url=_api_url(get("VK_API_URL", DEFAULT_API_URL)),
         vk_api_version=_api_version(get("VK_API_VERSION", DEFAULT_API_VERSION)),
         timezone=_timezone(get("TIMEZONE", "Europe/Moscow")),

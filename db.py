@@ -18,6 +18,7 @@ from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 log = logging.getLogger("bot")
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -42,14 +43,45 @@ def _sqlite_begin(conn) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str, echo: bool = False) -> Engine:
-    """An engine with pre-ping, so a connection dropped by a database restart is replaced."""
+def _use_schema(schema: str):
+    """PostgreSQL: every new connection works in the community's schema, then public (where the
+    btree_gist extension lives, once per database); the schema is made on the first connection
+    that finds it missing (checked first: CREATE SCHEMA needs a right the bot may not have once
+    its schema exists). SQLAlchemy's recipe for a search path set on connect (insert=True: before
+    the dialect's first look at the connection). `schema` is a checked identifier (config.py)."""
+    def on_connect(dbapi_connection, _record) -> None:
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,))
+            if cursor.fetchone() is None:
+                cursor.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            cursor.execute(f'SET SESSION search_path TO "{schema}", public')
+        dbapi_connection.autocommit = autocommit
+    return on_connect
+
+
+def make_engine(url: str, echo: bool = False, schema: str | None = None) -> Engine:
+    """An engine with pre-ping, so a connection dropped by a database restart is replaced;
+    on PostgreSQL in `schema` (DATABASE_SCHEMA) when given, else the database's search path."""
     if url.startswith("sqlite"):
         engine = create_engine(url, echo=echo, pool_pre_ping=True, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_recycle=1800)
+    engine = create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_recycle=1800)
+    if schema:
+        event.listen(engine, "connect", _use_schema(schema), insert=True)
+    return engine
+
+
+def single_connection_engine(url: str, schema: str | None, connect_args: dict) -> Engine:
+    """PostgreSQL: an engine for one long-lived connection of its own, in autocommit (the
+    standby's lease: a session-level advisory lock), in the same schema as make_engine's."""
+    engine = create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT", connect_args=connect_args)
+    if schema:
+        event.listen(engine, "connect", _use_schema(schema), insert=True)
+    return engine
 
 
 class SchemaTooNew(Exception):
@@ -87,10 +119,21 @@ def _script() -> ScriptDirectory:
     return ScriptDirectory(str(MIGRATIONS))
 
 
+def _schema(connection: Connection) -> str | None:
+    """PostgreSQL: the schema the bot's tables are made in (the first of the search path that
+    exists: DATABASE_SCHEMA's, or public). Named explicitly for Alembic's version table and the
+    look for an old install, so a new community's schema never takes public's tables for its own
+    (public is on its search path too)."""
+    if connection.dialect.name != "postgresql":
+        return None
+    return connection.exec_driver_sql("SELECT current_schema()").scalar()
+
+
 def _config(connection: Connection) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
+    config.attributes["schema"] = _schema(connection)
     return config
 
 
@@ -99,14 +142,15 @@ def head() -> str:
 
 
 def _recorded(connection: Connection) -> str | None:
-    return MigrationContext.configure(connection).get_current_revision()
+    return MigrationContext.configure(connection, opts={"version_table_schema": _schema(connection)}) \
+        .get_current_revision()
 
 
 def _current(connection: Connection) -> str | None:
     """The database's revision; a database made before migrations (its tables there, no
     version) counts as the first revision, which is exactly what it holds."""
     revision = _recorded(connection)
-    if revision is None and inspect(connection).has_table("orders"):
+    if revision is None and inspect(connection).has_table("orders", schema=_schema(connection)):
         return FIRST_REVISION
     return revision
 

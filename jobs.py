@@ -75,8 +75,10 @@ class JobRunner(Worker):
 
     def __init__(self, sessions: sessionmaker[Session], applier: Applier, decide: Decide,
                  sender: OutboxSender | None = None, *, sweeps: Sequence[Sweep] = (), interval: float = INTERVAL,
-                 batch: int = BATCH, retry: Backoff | None = None, max_attempts: int = MAX_ATTEMPTS):
+                 batch: int = BATCH, retry: Backoff | None = None, max_attempts: int = MAX_ATTEMPTS,
+                 lease_held: Callable[[], bool] | None = None):
         super().__init__("job-runner")
+        self.lease_held = lease_held or (lambda: True)  # standby.py: False once another process is active
         self.sessions, self.applier, self.decide, self.sender = sessions, applier, decide, sender
         self.sweeps, self.interval, self.batch, self.max_attempts = tuple(sweeps), interval, batch, max_attempts
         self.retry = retry or Backoff(first=60.0, cap=3600.0)
@@ -108,12 +110,15 @@ class JobRunner(Worker):
 
     # --- one cycle ----------------------------------------------------------------------
     def cycle(self) -> int:
-        """Plan the digest, run what is due (a bounded batch), run the sweeps, wake the sender."""
+        """Plan the digest, run what is due (a bounded batch), run the sweeps, wake the sender;
+        only while this process holds the community's lease (checked before each job)."""
+        if not self.lease_held():
+            return 0
         self.plan_digest()
         tried: set[int] = set()
-        while len(tried) < self.batch and (job_id := self.run_next(tried)) is not None:
+        while len(tried) < self.batch and self.lease_held() and (job_id := self.run_next(tried)) is not None:
             tried.add(job_id)
-        said = sum(self.run_sweep(sweep) for sweep in self.sweeps)
+        said = sum(self.run_sweep(sweep) for sweep in self.sweeps if self.lease_held())
         if self.sender is not None and (tried or said):
             self.sender.wake()
         return len(tried)

@@ -284,8 +284,9 @@ class Bot:
     def __init__(self, settings: Settings, sessions: sessionmaker[Session], client: VkClient, decider: Decider,
                  sender: OutboxSender | None = None, reconnect: Backoff | None = None,
                  clock: Callable[[], datetime] | None = None, events: EventApplier | None = None,
-                 jobs: JobRunner | None = None):
+                 jobs: JobRunner | None = None, lease_held: Callable[[], bool] | None = None):
         self.settings, self.sessions, self.client, self.decider = settings, sessions, client, decider
+        self.lease_held = lease_held or (lambda: True)  # standby.py: False once another process is active
         self.sender = sender or OutboxSender(client, sessions)
         self.jobs = jobs
         self.stopping = threading.Event()
@@ -350,6 +351,8 @@ class Bot:
                 if last_prune is None or time.monotonic() - last_prune > PRUNE_EVERY:
                     prune(self.sessions)
                     last_prune = time.monotonic()
+                if not self.lease_held():
+                    break  # another process of the community is active: no poll (nor a first ts stored)
                 try:
                     updates = self.poller.next_batch()
                 except (InterruptedError, StopPolling):
@@ -357,7 +360,7 @@ class Bot:
                 except TokenRejected:
                     self.token_rejected()
                     break
-                if self.rejected.is_set():
+                if self.rejected.is_set() or not self.lease_held():
                     break  # not applied, position not stored: polled again after the restart
                 for raw in updates:
                     self.handle(raw)
@@ -397,7 +400,7 @@ def prepare_database(settings: Settings) -> tuple[sessionmaker[Session], dbc.Syn
     without a [restaurant]) raises CatalogueError before the database is touched; a database
     newer than the code raises db.SchemaTooNew before anything is changed."""
     loaded = catalogue.load(settings.catalogue_path, booking="booking" in settings.scenarios)
-    engine = db.make_engine(settings.database_url)
+    engine = db.make_engine(settings.database_url, schema=settings.database_schema)
     db.migrate(engine)
     sessions = db.make_session_factory(engine)
     with sessions.begin() as session:

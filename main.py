@@ -13,6 +13,7 @@ import logging
 import re
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from datetime import datetime
 
@@ -25,6 +26,7 @@ import db_catalogue as dbc
 import db_people
 import drafts
 import handlers
+import standby
 from config import Settings, SettingsError, load_settings
 from db_models import utcnow
 from jobs import JobRunner
@@ -86,20 +88,23 @@ def describe_sync(settings: Settings, summary: dbc.SyncSummary) -> str:
 
 def build_bot(settings: Settings, client: VkClient | None = None, *, retry: Backoff | None = None,
               idle_wait: float = 5.0, batching: bool = True, reconnect: Backoff | None = None,
-              clock: Callable[[], datetime] | None = None) -> Bot:
+              clock: Callable[[], datetime] | None = None, lease: standby.AlwaysHeld | None = None) -> Bot:
     """The bot as every caller runs it (this process, the sandbox, the tests, the benchmark):
     the database prepared, the VK client, the sender, the job runner, and the handlers and
     aftercare deciding. The keyword arguments tune the sender (retry, idle_wait, batching) and
-    the loop (reconnect, clock: "now" for the handlers and the jobs alike, so tests move time)."""
+    the loop (reconnect, clock: "now" for the handlers and the jobs alike, so tests move time);
+    `lease` (standby.py, default always held) gates every poll, send request and job."""
+    held = (lease or standby.ALWAYS_HELD).held
     sessions, summary = prepare_database(settings)
     log.info("%s", describe_sync(settings, summary))
     client = client or VkClient(settings)
-    sender = OutboxSender(client, sessions, retry=retry, idle_wait=idle_wait, batching=batching)
+    sender = OutboxSender(client, sessions, retry=retry, idle_wait=idle_wait, batching=batching, lease_held=held)
     decider = Decider(handlers.dispatch, handlers.follow_up, handlers.apology)
     events = EventApplier(settings, decider, clock or utcnow)
     names = db_people.names_sweep(lambda ids: user_names(client, ids))  # why a sweep: db_people.py
-    jobs = JobRunner(sessions, events, aftercare.decide, sender, sweeps=(drafts.sweep, names))
-    return Bot(settings, sessions, client, decider, sender=sender, reconnect=reconnect, events=events, jobs=jobs)
+    jobs = JobRunner(sessions, events, aftercare.decide, sender, sweeps=(drafts.sweep, names), lease_held=held)
+    return Bot(settings, sessions, client, decider, sender=sender, reconnect=reconnect, events=events, jobs=jobs,
+               lease_held=held)
 
 
 def install_signal_handlers(bot: Bot) -> None:
@@ -109,8 +114,34 @@ def install_signal_handlers(bot: Bot) -> None:
         if bot.poller.polling:
             raise StopPolling
 
+    def on_lease_lost(_signum, _frame):  # standby.py logged it: stop at once, a poll in flight too
+        bot.stop()
+        if bot.poller.polling:
+            raise StopPolling
+
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGUSR1, on_lease_lost)
+
+
+def wait_for_lease(lease) -> bool:
+    """Until this process is the community's active one (False: a signal to stop came first)."""
+    stopping = threading.Event()
+    before = {sig: signal.signal(sig, lambda _signum, _frame: stopping.set())
+              for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return lease.acquire(stopping)
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+
+
+def stop_on_lease_lost(bot: Bot, lease) -> None:
+    """The lease's watcher thread calls this: the main thread's long poll is interrupted by a signal."""
+    def lost() -> None:
+        bot.stop()
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGUSR1)
+    lease.on_lost = lost
 
 
 def database_problem(exc: SQLAlchemyError) -> str:
@@ -121,10 +152,13 @@ def database_problem(exc: SQLAlchemyError) -> str:
 
 def run(settings: Settings) -> int:
     setup_logging(settings)
+    lease = standby.lease_for(settings)
     try:
-        bot = build_bot(settings)
+        if not wait_for_lease(lease):  # before anything that writes: a standby only waits
+            return 0
+        bot = build_bot(settings, lease=lease)
         startup_checks(bot.client, settings)
-    except (StartupProblem, catalogue.CatalogueError, db.SchemaTooNew) as problem:
+    except (StartupProblem, catalogue.CatalogueError, db.SchemaTooNew, standby.LeaseRefused) as problem:
         print(f"error: {problem}", file=sys.stderr)
         return EXIT_CONFIG
     except VkUnavailable as exc:
@@ -134,8 +168,12 @@ def run(settings: Settings) -> int:
         print(f"error: the database (DATABASE_URL) cannot be used: {database_problem(exc)}", file=sys.stderr)
         return 1
     install_signal_handlers(bot)
+    stop_on_lease_lost(bot, lease)
     log.info("bot started for community %d", settings.vk_group_id)
     bot.run()
+    lease.release()
+    if lease.lost:
+        return standby.EXIT_LEASE_LOST  # systemd starts it again: a standby now
     return EXIT_CONFIG if bot.rejected.is_set() else 0  # a rejected token: restarting would not help
 
 
@@ -164,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def migrate(settings: Settings) -> int:
     """The operator's upgrade step: only the schema, nothing else is touched."""
-    engine = db.make_engine(settings.database_url)
+    engine = db.make_engine(settings.database_url, schema=settings.database_schema)
     try:
         print(db.migrate(engine).describe())
     except db.SchemaTooNew as problem:

@@ -100,8 +100,9 @@ class OutboxSender(Worker):
     def __init__(self, client: VkClient, sessions: sessionmaker[Session], retry: Backoff | None = None,
                  idle_wait: float = 5.0, batching: bool = True, retry_later: Backoff | None = None,
                  on_auth_failure: Callable[[], None] | None = None, max_attempts: int = MAX_ATTEMPTS,
-                 max_age: timedelta = MAX_AGE):
+                 max_age: timedelta = MAX_AGE, lease_held: Callable[[], bool] | None = None):
         super().__init__("outbox-sender")
+        self.lease_held = lease_held or (lambda: True)  # standby.py: False once another process is active
         self.batching = batching
         self._forbidden_logged: set[int] = set()
         self.client = client
@@ -152,14 +153,14 @@ class OutboxSender(Worker):
 
     def deliver_due(self) -> int:
         """One pass over what is due, in batches; returns how many replies were handled."""
-        if self.auth_failed.is_set():
+        if self.auth_failed.is_set() or not self.lease_held():
             return 0
         with self.sessions.begin() as session:
             if self._base is None:
                 self._base = dbf.random_base(session)
             rows = list(dbf.due_outbox(session, utcnow(), limit=200))
         handled, unrecorded, auth_lost = 0, ([], []), False
-        while rows and not auth_lost:
+        while rows and not auth_lost and self.lease_held():  # the lease checked before each request
             batch = take_batch(rows) if self.batching else rows[:1]
             outcomes = self._send(batch)
             unrecorded[0].extend(batch)

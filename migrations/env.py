@@ -19,7 +19,8 @@ from db_models import Base
 
 def run(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=Base.metadata, compare_type=True,
-                      render_as_batch=connection.dialect.name == "sqlite")
+                      render_as_batch=connection.dialect.name == "sqlite",
+                      version_table_schema=config.attributes.get("schema"))  # db._schema: the community's
     with context.begin_transaction():
         context.run_migrations()
 

@@ -50,9 +50,10 @@ ALLOWED: dict[str, set[str]] = {
                       "outbox"},
     "loop": SHARED | {"config", "db_models", "db", "db_catalogue", "db_functions", "vk_functions", "vk_events",
                       "outbox", "jobs"},
+    "standby": SHARED | {"config", "db"},  # which process of a community is active: the lease
     "sandbox": SHARED | ADAPTERS | {"vk_emulator"},
     "main": SHARED | ADAPTERS | {"handlers", "services", "booking", "orders", "aftercare", "sandbox",
-                                 "drafts"},
+                                 "drafts", "standby"},
     "vk_emulator": set(),  # a stand-in for VK: knows nothing of the bot
 }
 # Third-party packages a layer must not reach for.
