@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PURE = {"messages", "slots", "keyboard", "catalogue", "planning", "dates"}
 SHARED = PURE | {"dialogue", "people"}
-STORAGE = {"config", "db_models", "db", "db_catalogue", "db_jobs", "db_people", "db_functions"}
+STORAGE = {"config", "db_models", "db", "db_catalogue", "db_jobs", "db_people", "db_functions", "db_mailings"}
 ADAPTERS = STORAGE | {"vk_functions", "vk_events", "outbox", "jobs", "loop"}
 
 # Every top-level module, and the project modules it may import. A new module must be placed here.
@@ -41,6 +41,7 @@ ALLOWED: dict[str, set[str]] = {
     "db_catalogue": {"catalogue", "slots", "db_models", "db"},
     "db_jobs": SHARED | {"db_models", "db"},
     "db_people": SHARED | {"db_models", "db"},  # the hand-over flag, the names cache and its sweep
+    "db_mailings": SHARED | {"db_models", "db"},  # mailings: recipients, rows, the delivery's queries
     "db_functions": SHARED | {"db_models", "db", "db_catalogue", "db_jobs", "db_people"},
     "drafts": SHARED | {"db_functions", "db_models"},  # the drafts sweep: a pure decision and its adapter
     "vk_functions": SHARED | {"config"},
