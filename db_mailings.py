@@ -201,7 +201,7 @@ def next_chunks(session: Session, limit: int, skip: Collection[tuple[int, int]] 
              .where(MailingRow.status == SENDING, MailingRecipient.status == PENDING)
              .group_by(MailingRecipient.mailing_id, MailingRecipient.chunk)
              .order_by(MailingRecipient.mailing_id, MailingRecipient.chunk).limit(limit + len(skip)))
-    wanted = [key for key in session.execute(query).tuples() if key not in skip][:limit]
+    wanted = [(m, c) for m, c in session.execute(query) if (m, c) not in skip][:limit]
     if not wanted:
         return []
     users: dict[tuple[int, int], list[int]] = {key: [] for key in wanted}

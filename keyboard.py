@@ -319,3 +319,9 @@ def visit_question(order_id: int) -> str:
     mark = lambda v: {"cmd": msg.CMD_VISIT, msg.ARG_ORDER: order_id, msg.ARG_VISIT: v}  # noqa: E731
     return build([[Button(msg.BTN_CAME, mark(msg.VISIT_CAME), callback=True, color="positive"),
                    Button(msg.BTN_NO_SHOW, mark(msg.VISIT_NO_SHOW), callback=True, color="negative")]], inline=True)
+
+
+# --- Mailings ---------------------------------------------------------------------------------
+def mailing() -> str:
+    """Under every mailing message: «Отписаться», a text button (every client shows it)."""
+    return build([[Button(msg.BTN_UNSUBSCRIBE, cmd(msg.CMD_UNSUBSCRIBE))]], inline=True)

@@ -25,10 +25,12 @@ import db_catalogue as dbc
 import db_people
 import drafts
 import handlers
+import keyboard
 from config import Settings, SettingsError, load_settings
 from db_models import utcnow
 from jobs import JobRunner
 from loop import Bot, Decider, EventApplier, StopPolling, prepare_database, startup_checks
+from mailer import Mailer
 from outbox import OutboxSender
 from vk_functions import Backoff, StartupProblem, VkClient, VkUnavailable, user_names
 
@@ -94,12 +96,20 @@ def build_bot(settings: Settings, client: VkClient | None = None, *, retry: Back
     sessions, summary = prepare_database(settings)
     log.info("%s", describe_sync(settings, summary))
     client = client or VkClient(settings)
-    sender = OutboxSender(client, sessions, retry=retry, idle_wait=idle_wait, batching=batching)
+    mailer = Mailer(client, sessions, managers=settings.manager_ids, tz=settings.tz, quiet=settings.timing.quiet,
+                    clock=clock or utcnow, retry=retry, menu=manager_menu(settings))
+    sender = OutboxSender(client, sessions, retry=retry, idle_wait=idle_wait, batching=batching, mailer=mailer)
     decider = Decider(handlers.dispatch, handlers.follow_up, handlers.apology)
     events = EventApplier(settings, decider, clock or utcnow)
     names = db_people.names_sweep(lambda ids: user_names(client, ids))  # why a sweep: db_people.py
     jobs = JobRunner(sessions, events, aftercare.decide, sender, sweeps=(drafts.sweep, names))
     return Bot(settings, sessions, client, decider, sender=sender, reconnect=reconnect, events=events, jobs=jobs)
+
+
+def manager_menu(settings: Settings) -> str:
+    """The main menu a manager's notices carry (a mailing's report)."""
+    scenarios = settings.scenarios
+    return keyboard.customer_menu("services" in scenarios, manager=True, booking="booking" in scenarios)
 
 
 def install_signal_handlers(bot: Bot) -> None:

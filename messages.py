@@ -564,3 +564,11 @@ HANDOVER_DOING = (("svc_", "оформлял заказ"), ("bk_", "бронир
 BOT_BACK = "Я снова на связи 🙂 Чем помочь?"
 SNACK_BOT_BACK = "Бот снова отвечает: {customer}"
 SNACK_BOT_WAS_BACK = "Бот уже отвечает: {customer}"
+
+# --- Mailings: delivery (mailer.py) --------------------------------------------------------------
+# Every mailing message carries this text button (a text one works in every client); the press
+# comes as {"cmd": CMD_UNSUBSCRIBE}.
+CMD_UNSUBSCRIBE = "unsubscribe"
+BTN_UNSUBSCRIBE = "Отписаться"
+MAILING_REPORT = ("📬 Рассылка №{id} завершена.\nДоставлено: {sent}\nНе разрешили сообщения: {not_allowed}\n"
+                  "Отписались с начала рассылки: {unsubscribed}\nНе доставлено из-за ошибок: {failed}")

@@ -49,11 +49,12 @@ ALLOWED: dict[str, set[str]] = {
     "outbox": SHARED | {"config", "db_models", "db_functions", "vk_functions"},
     "jobs": SHARED | {"config", "db_models", "db", "db_catalogue", "db_functions", "db_jobs", "vk_functions",
                       "outbox"},
+    "mailer": SHARED | {"config", "db_models", "db", "db_mailings", "db_functions", "vk_functions", "outbox"},
     "loop": SHARED | {"config", "db_models", "db", "db_catalogue", "db_functions", "vk_functions", "vk_events",
                       "outbox", "jobs"},
     "sandbox": SHARED | ADAPTERS | {"vk_emulator"},
     "main": SHARED | ADAPTERS | {"handlers", "services", "booking", "orders", "aftercare", "sandbox",
-                                 "drafts"},
+                                 "drafts", "mailer"},
     "vk_emulator": set(),  # a stand-in for VK: knows nothing of the bot
 }
 # Third-party packages a layer must not reach for.
