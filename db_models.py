@@ -3,12 +3,21 @@ where a plain value stands for the same thing (catalogue.Service, dialogue.Conve
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from enum import StrEnum
 
 from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text,
                         TypeDecorator, UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from dialogue import OutboxStatus, Status
+from dialogue import Status
+
+
+class OutboxStatus(StrEnum):
+    """A stored reply: waiting to be delivered, delivered, or given up."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
 
 
 class UTCDateTime(TypeDecorator):

@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PURE = {"messages", "slots", "keyboard", "catalogue", "planning", "dates"}
-SHARED = PURE | {"dialogue", "people"}
+SHARED = PURE | {"dialogue", "people", "mail"}
 STORAGE = {"config", "db_models", "db", "db_catalogue", "db_jobs", "db_people", "db_functions", "db_mailings"}
 ADAPTERS = STORAGE | {"vk_functions", "vk_events", "outbox", "jobs", "loop"}
 
@@ -28,13 +28,15 @@ ALLOWED: dict[str, set[str]] = {
     "catalogue": {"slots"},
     "dialogue": PURE,
     "people": PURE | {"dialogue"},  # names on cards, the hand-over's effects
+    "mail": PURE | {"dialogue"},  # the mailings' effects
     "services": SHARED,
     "booking": SHARED | {"services"},
     "orders": SHARED | {"services", "booking"},
     "handover": SHARED,  # a person when asked
+    "mailing": SHARED | {"orders"},  # a manager's «Рассылка», «Отписаться» / «Подписаться», «Сводка»
     "aftercare": SHARED | {"services", "booking", "orders", "handover"},
     "rescheduling": SHARED | {"booking", "orders"},
-    "handlers": SHARED | {"services", "booking", "orders", "aftercare", "rescheduling", "handover"},
+    "handlers": SHARED | {"services", "booking", "orders", "aftercare", "rescheduling", "handover", "mailing"},
     "config": SHARED,
     "db_models": SHARED,
     "db": SHARED | {"db_models"},
@@ -42,7 +44,7 @@ ALLOWED: dict[str, set[str]] = {
     "db_jobs": SHARED | {"db_models", "db"},
     "db_people": SHARED | {"db_models", "db"},  # the hand-over flag, the names cache and its sweep
     "db_mailings": SHARED | {"db_models", "db"},  # mailings: recipients, rows, the delivery's queries
-    "db_functions": SHARED | {"db_models", "db", "db_catalogue", "db_jobs", "db_people"},
+    "db_functions": SHARED | {"db_models", "db", "db_catalogue", "db_jobs", "db_people", "db_mailings"},
     "drafts": SHARED | {"db_functions", "db_models"},  # the drafts sweep: a pure decision and its adapter
     "vk_functions": SHARED | {"config"},
     "vk_events": SHARED | {"vk_functions"},
@@ -60,7 +62,8 @@ ALLOWED: dict[str, set[str]] = {
 # Third-party packages a layer must not reach for.
 FORBIDDEN_PACKAGES = {
     **{name: {"sqlalchemy", "vk_api", "requests"}
-       for name in SHARED | {"services", "booking", "orders", "aftercare", "rescheduling", "handlers", "handover"}},
+       for name in SHARED | {"services", "booking", "orders", "aftercare", "rescheduling", "handlers", "handover",
+                            "mailing"}},
     "vk_functions": {"sqlalchemy"},
     "vk_events": {"sqlalchemy"},
 }
