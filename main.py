@@ -5,6 +5,8 @@
     python main.py --load-catalogue  load the catalogue file into the database and exit
     python main.py --migrate         bring the database's schema to this version and exit
     python main.py --sandbox         try the bot in the terminal against the VK emulator
+    python main.py --mailing FILE [--at "2026-12-24 12:00"]
+                                     a mailing of FILE's text, sent by the running bot; shows its progress
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ import db_people
 import drafts
 import handlers
 import keyboard
+import mailing_cli
 from config import Settings, SettingsError, load_settings
 from db_models import utcnow
 from jobs import JobRunner
@@ -157,7 +160,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--migrate", action="store_true",
                         help="bring the database's schema to this version (as every start does), say what "
                              "changed, exit")
+    parser.add_argument("--mailing", metavar="FILE",
+                        help="make a mailing of the text in FILE (the running bot sends it), show its progress")
+    parser.add_argument("--at", metavar='"YYYY-MM-DD HH:MM"', help="with --mailing: when, local time in TIMEZONE")
     args = parser.parse_args(argv)
+    if args.at is not None and args.mailing is None:
+        parser.error("--at goes with --mailing FILE")
     if args.sandbox:
         import sandbox
 
@@ -169,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG
     if args.migrate:
         return migrate(settings)
+    if args.mailing is not None:
+        return mailing(settings, args.mailing, args.at)
     return load_catalogue(settings) if args.load_catalogue else run(settings)
 
 
@@ -186,6 +196,18 @@ def migrate(settings: Settings) -> int:
     finally:
         engine.dispose()
     return 0
+
+
+def mailing(settings: Settings, path: str, at: str | None) -> int:
+    """The operator's mailing: made here, sent by the running bot (mailing_cli.py)."""
+    try:
+        return mailing_cli.run(settings, path, at)
+    except db.SchemaTooNew as problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    except SQLAlchemyError as exc:
+        print(f"error: the database (DATABASE_URL) cannot be used: {database_problem(exc)}", file=sys.stderr)
+        return 1
 
 
 def load_catalogue(settings: Settings) -> int:

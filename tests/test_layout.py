@@ -55,8 +55,9 @@ ALLOWED: dict[str, set[str]] = {
     "loop": SHARED | {"config", "db_models", "db", "db_catalogue", "db_functions", "vk_functions", "vk_events",
                       "outbox", "jobs"},
     "sandbox": SHARED | ADAPTERS | {"vk_emulator"},
+    "mailing_cli": SHARED | {"config", "db", "db_models", "db_mailings"},  # main.py --mailing: create, then watch
     "main": SHARED | ADAPTERS | {"handlers", "services", "booking", "orders", "aftercare", "sandbox",
-                                 "drafts", "mailer"},
+                                 "drafts", "mailer", "mailing_cli"},
     "vk_emulator": set(),  # a stand-in for VK: knows nothing of the bot
 }
 # Third-party packages a layer must not reach for.
