@@ -2,7 +2,9 @@
 `work()` starts the mailings whose time came, then sends ONE request of the pending chunks
 (`execute` with up to 25 messages.send, each with the peer_ids of one chunk) and records each
 recipient's own result; the sender asks again only after the due outbox rows, so a live reply
-waits at most for one mailing request.
+waits at most for one mailing request. While customers are being answered (the sender saw a
+reply go out in the last outbox.LIVE_WINDOW seconds) a request carries BUSY_CALLS chunks, not 25:
+a 2,500-message request keeps VK busy for a while, and the next live reply would wait for it.
 
 - Nothing of a mailing goes out in quiet hours (planning.QuietHours): a due one starts at their
   end, one being sent pauses and goes on then. "Now" is the bot's injected clock.
@@ -41,6 +43,7 @@ from vk_functions import EXECUTE_MAX_CALLS, EXECUTE_MAX_CODE, Backoff, Delivery,
 log = logging.getLogger("mailer")
 
 CHUNK_SPAN = 100_000  # random_ids kept per mailing: 100,000 chunks of 100, ten million recipients
+BUSY_CALLS = 2  # chunks per request while customers are being answered: each request ends soon
 MIN_WAIT = 0.2  # seconds: the sender never spins on a mailing
 MAX_ATTEMPTS = 5  # tries of a recipient whose requests VK could not take, then failed
 
@@ -104,12 +107,12 @@ class Mailer:
     def __init__(self, client: VkClient, sessions: sessionmaker[Session], *, managers: Collection[int] = (),
                  tz: tzinfo, quiet: planning.QuietHours | None, clock: Callable[[], datetime] = utcnow,
                  retry: Backoff | None = None, max_attempts: int = MAX_ATTEMPTS, max_calls: int = EXECUTE_MAX_CALLS,
-                 menu: str | None = None):
+                 busy_calls: int = BUSY_CALLS, menu: str | None = None):
         self.client, self.sessions, self.managers = client, sessions, tuple(managers)
         self.tz, self.quiet, self.clock = tz, quiet, clock
         self.retry = retry or Backoff(first=1.0, cap=300.0)
         self.retry_later = Backoff(first=self.retry.first * 30, cap=self.retry.cap * 12)  # flood control (9)
-        self.max_attempts, self.max_calls, self.menu = max_attempts, max_calls, menu
+        self.max_attempts, self.max_calls, self.busy_calls, self.menu = max_attempts, max_calls, busy_calls, menu
         self._paused_until = 0.0  # time.monotonic(): after a request VK could not take
         self._failures = 0
         self.requests = 0  # requests made (the benchmark reads it)
@@ -128,17 +131,19 @@ class Mailer:
         pause = max(0.0, self._paused_until - time.monotonic())
         return max(MIN_WAIT, pause, (due - now).total_seconds())
 
-    def work(self) -> Work:
+    def work(self, busy: bool = False) -> Work:
+        """Start what is due, then one request: of up to `max_calls` chunks, or `busy_calls` while
+        customers are being answered (the sender says so), so their next reply waits less."""
         now = self.clock()
         if planning.is_quiet(now, self.tz, self.quiet) or time.monotonic() < self._paused_until:
             return Work.IDLE
         with self.sessions.begin() as session:
             base = dbf.random_base(session)
             self._start_due(session, now)
-            chunks = self._pending(session, now)
+            chunks = self._pending(session, now, self.busy_calls if busy else self.max_calls)
         if not chunks:
             return Work.IDLE
-        sends = request_of(chunks, base, self.max_calls)
+        sends = request_of(chunks, base, len(chunks))
         results = send_to_peers(self.client, sends)
         self.requests += 1
         return self._record(chunks[:len(sends)], results)
@@ -149,12 +154,12 @@ class Mailer:
             if count is not None:
                 log.info("mailing %d started: %d recipients", mailing_id, count)
 
-    def _pending(self, session: Session, now: datetime) -> list[dbm.Chunk]:
+    def _pending(self, session: Session, now: datetime, limit: int) -> list[dbm.Chunk]:
         """The chunks of the next request, after the re-check; a mailing with none left is finished."""
         for mailing_id in dbm.sending(session):
             dbm.recheck(session, mailing_id, now)
             self._finish(session, mailing_id, now)
-        return dbm.next_chunks(session, self.max_calls)
+        return dbm.next_chunks(session, limit)
 
     def _finish(self, session: Session, mailing_id: int, now: datetime) -> None:
         finished = dbm.finish(session, mailing_id, now)

@@ -17,7 +17,8 @@ the requests themselves go through vk_functions.
   replies stay pending for a restart with a valid token; the sender calls `on_auth_failure`
   once and stops.
 - Mailings (mailer.py, the optional `mailer`): only in a pass that found no reply due, one
-  request of a mailing at a time, so a live reply waits at most for one mailing request.
+  request of a mailing at a time, so a live reply waits at most for one mailing request; a small
+  one while customers are being answered (LIVE_WINDOW), a full one otherwise.
 - A delivery pass never ends the thread: an exception is logged with the reply ids, the pass
   goes on, and what was already sent stays recorded.
 """
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -49,6 +51,7 @@ FORBIDDEN_CODE = 901  # the user does not allow messages from the community
 # than a day cannot be edited any more (VK's edit window for communities).
 MAX_ATTEMPTS = 20
 MAX_AGE = timedelta(hours=24)
+LIVE_WINDOW = 10.0  # seconds after a live reply went out during which mailing requests stay small
 RANDOM_ID_SPAN = 2**31 - 1  # VK's random_id is a signed 32-bit number; 0 switches its check off
 
 
@@ -94,7 +97,9 @@ class Worker(threading.Thread):
 class Mailings(Protocol):
     """What the sender asks of mailer.Mailer when no live reply is due."""
 
-    def work(self) -> str: ...  # one request made ("request"), nothing to do ("idle"), token refused ("auth")
+    # One request made ("request"), nothing to do ("idle"), token refused ("auth"); `busy`: customers
+    # are being answered, so the request is a small one.
+    def work(self, busy: bool = False) -> str: ...
     def wait(self) -> float | None: ...  # seconds until it may have work; None: no mailing waits
 
 
@@ -113,6 +118,7 @@ class OutboxSender(Worker):
                  max_age: timedelta = MAX_AGE, mailer: Mailings | None = None):
         super().__init__("outbox-sender")
         self.mailer = mailer  # mailings go only when no live reply is due: one request per pass
+        self._live_at = float("-inf")  # time.monotonic() of the last pass that delivered replies
         self.batching = batching
         self._forbidden_logged: set[int] = set()
         self.client = client
@@ -135,7 +141,9 @@ class OutboxSender(Worker):
             self._wake.clear()
             try:  # both reads guarded: nothing a pass meets may end the sender thread
                 handled = self.deliver_due()
-                if not handled and not stopping:
+                if handled:
+                    self._live_at = time.monotonic()
+                elif not stopping:
                     handled = self._mail()
                 wait = None if handled or stopping else self._next_wait()
                 failures = 0
@@ -164,7 +172,7 @@ class OutboxSender(Worker):
         """One mailing request (mailer.py) when no live reply was due: 1 if it made one."""
         if self.mailer is None or self.auth_failed.is_set():
             return 0
-        done = self.mailer.work()
+        done = self.mailer.work(busy=time.monotonic() - self._live_at < LIVE_WINDOW)
         if done == "auth":
             self._auth_lost()
         return int(done == "request")

@@ -3,15 +3,18 @@ request through the real vk_api client against the emulator (vk_functions.send_t
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, time, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
+import db_functions as dbf
 import db_mailings as dbm
 import mailer
 import messages as msg
 import vk_schema
 from outbox import RANDOM_ID_SPAN, random_id_of
+from planning import QuietHours
 from support import labels, payload_of, buttons_of, settings_for
 from vk_functions import Delivery, DeliveryStatus, PeerSend, VkClient, send_to_peers
 
@@ -120,3 +123,38 @@ def test_the_emulators_peer_ids_answer_is_vks(emu, client):
     assert all(set(entry) <= set(item) for entry in answer)
     assert set(answer[0]) == {"peer_id", "message_id", "conversation_message_id"}
     assert set(answer[1]) == {"peer_id", "error"} and set(answer[1]["error"]) == {"code", "description"}
+
+
+def test_while_customers_are_answered_a_request_carries_few_chunks(emu, client, sessions):
+    """The mailer by itself (the sender says whether replies went out lately): busy, 2 chunks a
+    request; otherwise up to 25; then done, and nothing more to do."""
+    users = range(1000, 1500)
+    for user in users:
+        emu.add_user(user)
+    with sessions.begin() as s:
+        for user in users:
+            dbf.note_user(s, user, messages_allowed=True)
+        mailing_id = dbm.create(s, None, "Новость", None, T0, T0)
+    sender = mailer.Mailer(client, sessions, tz=ZoneInfo("Europe/Moscow"), quiet=None, clock=lambda: T0)
+    assert sender.work(busy=True) == mailer.Work.REQUEST
+    assert len([c for c in emu.calls if c.via_execute]) == 2
+    assert sender.work() == mailer.Work.REQUEST
+    assert len([c for c in emu.calls if c.via_execute]) == 5
+    assert sender.work() == mailer.Work.IDLE and sender.wait() is None
+    assert (sender.requests, sender.delivered) == (2, 500) and emu.message_counts(users) == [1] * 500
+    with sessions.begin() as s:
+        assert dbm.get(s, mailing_id).status == dbm.DONE
+
+
+def test_quiet_hours_hold_a_due_mailing_and_say_how_long(emu, client, sessions):
+    emu.add_user(1000)
+    with sessions.begin() as s:
+        dbf.note_user(s, 1000, messages_allowed=True)
+        dbm.create(s, None, "Новость", None, T0, T0)
+    night = datetime(2026, 12, 1, 20, 0, tzinfo=timezone.utc)  # 23:00 in Moscow
+    sender = mailer.Mailer(client, sessions, tz=ZoneInfo("Europe/Moscow"), clock=lambda: night,
+                           quiet=QuietHours(time(22, 0), time(9, 0)))
+    assert sender.work() == mailer.Work.IDLE and emu.calls == []
+    assert sender.wait() == 10 * 3600  # until 09:00
+    with sessions.begin() as s:
+        assert dbm.due_to_start(s, night) != []  # not even started: its recipients are taken at 09:00
