@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
+from functools import wraps
 
 import dates
 import keyboard as kb
@@ -42,6 +44,15 @@ class MailDraft(Draft):
     photo_cmid: int | None = None
 
 
+def managers_only(step: Callable[[Incoming, MailDraft, Context], Outcome]):
+    """A mailing's step for a manager; anyone else found there (a dialogue stored wrong, a manager
+    no longer in MANAGER_IDS) is back in the menu, and nothing is created."""
+    @wraps(step)
+    def run(event: Incoming, draft: MailDraft, ctx: Context) -> Outcome:
+        return step(event, draft, ctx) if event.user_id in ctx.manager_ids else to_menu(msg.MENU)
+    return run
+
+
 # --- The text (and photo) --------------------------------------------------------------------
 def on_mailing(event: Incoming, conversation: Conversation, ctx: Context) -> Outcome:
     """The manager's «Рассылка» (handlers.MANAGER_COMMANDS)."""
@@ -53,6 +64,7 @@ def screen_mail_text(draft: MailDraft, ctx: Context) -> tuple[str, str]:
     return msg.MAIL_ASK + given, kb.mail_text(keep=bool(draft.text))
 
 
+@managers_only
 def step_mail_text(event: Incoming, draft: MailDraft, ctx: Context) -> Outcome:
     """Text goes on to the preview; a photo with it or before it is kept (the first, if more);
     a sticker, a gift or an empty message is asked again; too long a text is asked again, with
@@ -102,6 +114,7 @@ def screen_mail_preview(draft: MailDraft, ctx: Context) -> tuple[str, str]:
     return preview_text(draft, ctx), kb.mail_preview()
 
 
+@managers_only
 def step_mail_preview(event: Incoming, draft: MailDraft, ctx: Context) -> Outcome:
     """«Отправить» (pressed or typed) creates the mailing due now; «Запланировать» asks when;
     anything else is asked again, the draft kept."""
@@ -126,6 +139,7 @@ def screen_mail_when(draft: MailDraft, ctx: Context) -> tuple[str, str]:
     return msg.MAIL_ASK_WHEN, kb.mail_when()
 
 
+@managers_only
 def step_mail_when(event: Incoming, draft: MailDraft, ctx: Context) -> Outcome:
     if is_stray(event):
         return stay()

@@ -240,6 +240,14 @@ def test_without_quiet_hours_nothing_is_said_of_them():
     assert outcome.before == msg.MAIL_SCHEDULED.format(id=4, at="01.12.2026 23:00")
 
 
+def test_someone_not_a_manager_found_in_a_mailing_step_creates_nothing():
+    for state in (d.State.MGR_MAIL_TEXT, d.State.MGR_MAIL_PREVIEW, d.State.MGR_MAIL_WHEN):
+        chat = customer()
+        chat.dialogue = d.Conversation(state, {"text": "Спам"})
+        out = chat.says("Отправить")
+        assert out.effects == () and chat.state == d.State.MENU
+
+
 def test_the_mailing_states_are_dropped_never_nudged_when_left():
     import drafts
     assert {d.State.MGR_MAIL_TEXT, d.State.MGR_MAIL_PREVIEW, d.State.MGR_MAIL_WHEN} <= drafts.MANAGER_STATES
