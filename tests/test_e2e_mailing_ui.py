@@ -189,3 +189,12 @@ def test_stats_list_the_mailing_with_its_totals(emu, bot, manager, anna):
     line = msg.MAILING_LINE.format(id=made.id, at="01.12.2026 12:00", status="завершена", sent=1, not_allowed=0,
                                    unsubscribed=0, failed=0)
     assert stats.text.startswith("Заказы по статусам:") and line in stats.text
+
+
+def test_send_pressed_twice_makes_one_mailing(emu, bot, manager, anna):
+    anna.says("Привет")
+    make_mailing(manager)
+    manager.presses(msg.BTN_SEND)
+    assert manager.presses(msg.BTN_SEND)[-1].text == msg.BUTTON_OUTDATED  # the same preview's button again
+    deliver(bot)
+    assert len(mailings(bot)) == 1 and len(got(emu, CUSTOMER_ID)) == 1
