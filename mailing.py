@@ -157,12 +157,13 @@ def typed_when(text: str, ctx: Context) -> datetime | None:
     match = WHEN.fullmatch(dates.cleaned(text or ""))
     if match is None or int(match["hour"]) > 23 or int(match["minute"]) > 59:
         return None
-    day_text = match["day"].strip().rstrip(",").strip()
+    day_text, start = match["day"].strip().rstrip(",").strip(), today(ctx)
     if not day_text and match["sep"] == ".":
         return None
-    day = dates.parse_date(day_text, today(ctx), today(ctx) + timedelta(days=SCHEDULE_DAYS)) if day_text \
-        else today(ctx)
-    return planning.at_local(day, time(int(match["hour"]), int(match["minute"])), ctx.tz) if day else None
+    day = dates.parse_date(day_text, start, start + timedelta(days=SCHEDULE_DAYS)) if day_text else start
+    if day is None:
+        return None
+    return planning.at_local(day, time(int(match["hour"]), int(match["minute"])), ctx.tz)
 
 
 # --- Once stored (handlers.FOLLOW_UPS) -----------------------------------------------------------

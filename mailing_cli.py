@@ -145,6 +145,9 @@ def watch(sessions, mailing_id: int, settings: Settings, out: TextIO, err: TextI
         while True:
             with sessions.begin() as session:
                 mailing = dbm.get(session, mailing_id)
+            if mailing is None:
+                print(f"error: mailing #{mailing_id} is no longer in the database", file=err)
+                return 1
             if mailing.status in (dbm.DONE, dbm.CANCELLED):
                 break
             progress.show(status_line(mailing, clock(), settings))

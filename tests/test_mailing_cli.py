@@ -2,6 +2,7 @@
 the progress bar and the totals, quiet hours said; and as a process against a running bot (the
 real bot in a thread, vk_api and the emulator, both databases): it creates the mailing, shows the
 bar while the bot delivers it, prints the totals; Ctrl-C leaves a waiting mailing going."""
+import io
 import os
 import signal
 import subprocess
@@ -62,6 +63,20 @@ def test_a_mailing_made_in_quiet_hours_says_when_it_goes(tmp_path):
     assert cli.when_line(3, 10, NOW, NOW, settings).endswith("the running bot sends it now")
     waiting = dbm.Mailing(3, None, TEXT, None, dbm.SCHEDULED, late, late, None, None)
     assert cli.status_line(waiting, late, settings) == "waiting: mailing #3 starts at 2026-12-02 09:00"
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_the_line_is_redrawn_in_place_elsewhere_a_line_per_change():
+    for stream, expected in ((Terminal(), "\rabc\rab \n"), (io.StringIO(), "abc\nab\n")):
+        progress = cli.Progress(stream)
+        for line in ("abc", "abc", "ab"):
+            progress.show(line)
+        progress.end()
+        assert stream.getvalue() == expected
 
 
 def settings_for_test(tmp_path, **extra):
