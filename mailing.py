@@ -31,6 +31,7 @@ PREVIEW_CHARS = 300  # of the text, shown as "now given" when the manager goes b
 LAST_MAILINGS = 5  # in «Сводка»
 SCHEDULE_DAYS = 366  # how far ahead a typed date without a year is read (dates.parse_date's `last`)
 # «25.12 12:00», «завтра в 10:00», «2026-12-24 12:00», «12:00» (today); the date as dates.py reads it.
+NOT_PASSED = frozenset({"photo", "sticker", "gift"})  # a photo is kept; stickers and gifts get the hint
 WHEN = re.compile(r"(?P<day>.*?)\s*(?:(?<!\S)(?:в|во)\s+)?(?P<hour>\d{1,2})(?P<sep>[:.])(?P<minute>\d{2})")
 
 
@@ -66,21 +67,22 @@ def screen_mail_text(draft: MailDraft, ctx: Context) -> tuple[str, str]:
 
 @managers_only
 def step_mail_text(event: Incoming, draft: MailDraft, ctx: Context) -> Outcome:
-    """Text goes on to the preview; a photo with it or before it is kept (the first, if more);
-    a sticker, a gift or an empty message is asked again; too long a text is asked again, with
-    the photo of that message kept."""
+    """Text goes on to the preview; a photo with it or before it is kept (the first, if more;
+    other attachments are not passed on, and the manager is told); a sticker, a gift or an empty
+    message is asked again; too long a text is asked again, with the photo of that message kept."""
     if command_of(event) == msg.CMD_KEEP and draft.text:
         return preview(event, draft, ctx)
     if is_stray(event):
         return stay()
-    notes = (msg.MAIL_ONE_PHOTO,) if len(event.photos) > 1 else ()
+    extra = len(event.photos) > 1 or any(kind not in NOT_PASSED for kind in event.attachments)
+    notes = (msg.MAIL_ONE_PHOTO,) if extra else ()
     if event.photos:
         draft = draft.but(photo=event.photos[0], photo_cmid=event.cmid)
     text = nfc(event.text).strip()
     if len(text) > MAX_TEXT:
         return kept(event, draft, msg.MAIL_TOO_LONG.format(limit=MAX_TEXT))
     if not text:
-        return kept(event, draft, msg.MAIL_PHOTO_KEPT) if event.photos else stay()
+        return kept(event, draft, "\n\n".join((*notes, msg.MAIL_PHOTO_KEPT))) if event.photos else stay(*notes)
     return preview(event, draft.but(text=text), ctx, notes)
 
 

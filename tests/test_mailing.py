@@ -114,6 +114,16 @@ def test_with_several_photos_the_first_is_taken_and_the_manager_told():
     assert chat.dialogue.data["photo"] == PHOTO
 
 
+def test_other_attachments_are_not_passed_on_and_the_manager_is_told():
+    chat = manager()
+    chat.says("Рассылка")
+    out = chat.says("", attachments=("doc",))
+    assert chat.state == d.State.MGR_MAIL_TEXT and out.replies[-1].text == msg.MAIL_ONE_PHOTO
+    chat.says("Прайс на декабрь", attachments=("doc", "fwd"))
+    assert chat.state == d.State.MGR_MAIL_PREVIEW and chat.text.startswith(msg.MAIL_ONE_PHOTO)
+    assert "photo" not in chat.dialogue.data
+
+
 def test_too_long_a_text_is_asked_again_keeping_its_photo():
     chat = manager()
     chat.says("Рассылка")
