@@ -8,7 +8,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, insert, select, union, update
+from sqlalchemy import case, func, insert, select, union, update
 from sqlalchemy.orm import Session
 
 from db import dialect_insert
@@ -180,63 +180,92 @@ def sending(session: Session) -> list[int]:
     return list(session.scalars(select(MailingRow.id).where(MailingRow.status == SENDING).order_by(MailingRow.id)))
 
 
-def recheck(session: Session, mailing_id: int, now: datetime) -> int:
-    """Pending recipients who unsubscribed or denied messages since the start are not sent to."""
-    changed = 0
-    for status, refused in ((UNSUBSCRIBED, VkUser.unsubscribed_at.is_not(None)),
-                            (NOT_ALLOWED, VkUser.messages_allowed.is_(False))):
-        users = select(VkUser.user_id).where(refused)
-        result = session.execute(update(MailingRecipient).where(
+def pending_chunks(session: Session, limit: int) -> list[tuple[int, int]]:
+    """Up to `limit` (mailing, chunk) pairs with pending recipients, the oldest mailing's first
+    chunks first. Chunks go out in order, so each mailing's are found from its lowest pending
+    chunk on through the index, never by reading all its pending recipients (a chunk in that
+    range whose recipients are all final only makes the request smaller)."""
+    keys: list[tuple[int, int]] = []
+    for mailing_id in sending(session):
+        first = session.scalar(select(func.min(MailingRecipient.chunk)).where(
+            MailingRecipient.mailing_id == mailing_id, MailingRecipient.status == PENDING))
+        if first is None:
+            continue
+        found = session.scalars(select(MailingRecipient.chunk).distinct().where(
             MailingRecipient.mailing_id == mailing_id, MailingRecipient.status == PENDING,
-            MailingRecipient.user_id.in_(users)).values(status=status, done_at=now))
-        changed += result.rowcount or 0
+            MailingRecipient.chunk >= first, MailingRecipient.chunk < first + limit - len(keys)))
+        keys += [(mailing_id, chunk) for chunk in sorted(found)]
+        if len(keys) >= limit:
+            break
+    return keys[:limit]
+
+
+def _in_chunks(mailing_id: int, chunks: Collection[int]):
+    return (MailingRecipient.mailing_id == mailing_id, MailingRecipient.chunk.in_(sorted(chunks)),
+            MailingRecipient.status == PENDING)
+
+
+def _by_mailing(keys: Iterable[tuple[int, int]]) -> dict[int, set[int]]:
+    grouped: dict[int, set[int]] = {}
+    for mailing_id, chunk in keys:
+        grouped.setdefault(mailing_id, set()).add(chunk)
+    return grouped
+
+
+def recheck(session: Session, keys: Iterable[tuple[int, int]], now: datetime) -> int:
+    """The pending recipients of these chunks who unsubscribed or denied messages since the
+    start are not sent to (unsubscribed, not_allowed)."""
+    changed = 0
+    for mailing_id, chunks in _by_mailing(keys).items():
+        for status, refused in ((UNSUBSCRIBED, VkUser.unsubscribed_at.is_not(None)),
+                                (NOT_ALLOWED, VkUser.messages_allowed.is_(False))):
+            users = select(VkUser.user_id).where(refused)
+            result = session.execute(update(MailingRecipient).where(
+                *_in_chunks(mailing_id, chunks), MailingRecipient.user_id.in_(users)).values(status=status, done_at=now))
+            changed += result.rowcount or 0
     return changed
 
 
-def next_chunks(session: Session, limit: int, skip: Collection[tuple[int, int]] = ()) -> list[Chunk]:
-    """Up to `limit` chunks with pending recipients of the mailings being sent, oldest first
-    (leaving out the (mailing, chunk) pairs in `skip`)."""
-    query = (select(MailingRecipient.mailing_id, MailingRecipient.chunk)
-             .join(MailingRow, MailingRow.id == MailingRecipient.mailing_id)
-             .where(MailingRow.status == SENDING, MailingRecipient.status == PENDING)
-             .group_by(MailingRecipient.mailing_id, MailingRecipient.chunk)
-             .order_by(MailingRecipient.mailing_id, MailingRecipient.chunk).limit(limit + len(skip)))
-    wanted = [(m, c) for m, c in session.execute(query) if (m, c) not in skip][:limit]
-    if not wanted:
-        return []
-    users: dict[tuple[int, int], list[int]] = {key: [] for key in wanted}
-    for mailing_id, chunk, user_id in session.execute(
-            select(MailingRecipient.mailing_id, MailingRecipient.chunk, MailingRecipient.user_id)
-            .where(MailingRecipient.mailing_id.in_({m for m, _ in wanted}), MailingRecipient.status == PENDING,
-                   MailingRecipient.chunk.in_({c for _, c in wanted}))
-            .order_by(MailingRecipient.user_id)):
-        if (mailing_id, chunk) in users:
+def chunks_of(session: Session, keys: Sequence[tuple[int, int]]) -> list[Chunk]:
+    """These chunks with their pending recipients (in user order), left out when none is pending."""
+    users: dict[tuple[int, int], list[int]] = {key: [] for key in keys}
+    texts: dict[int, tuple[str, str | None]] = {}
+    for mailing_id, chunks in _by_mailing(keys).items():
+        row = session.get(MailingRow, mailing_id)
+        texts[mailing_id] = (row.text, row.attachment)
+        for chunk, user_id in session.execute(select(MailingRecipient.chunk, MailingRecipient.user_id)
+                                              .where(*_in_chunks(mailing_id, chunks))
+                                              .order_by(MailingRecipient.user_id)):
             users[(mailing_id, chunk)].append(user_id)
-    rows = {row.id: row for row in session.scalars(select(MailingRow).where(
-        MailingRow.id.in_({m for m, _ in wanted})))}
-    return [Chunk(m, c, rows[m].text, rows[m].attachment, tuple(users[(m, c)])) for m, c in wanted]
+    return [Chunk(m, c, *texts[m], tuple(users[(m, c)])) for m, c in keys if users[(m, c)]]
 
 
-def record(session: Session, mailing_id: int, results: Mapping[int, tuple[str, str | None]], now: datetime) -> None:
-    """Each recipient's result: (a final status, the error) or (PENDING, the error) for a retry
-    later, which counts an attempt. Only pending recipients change: a result never undoes one."""
+def next_chunks(session: Session, limit: int, now: datetime | None = None) -> list[Chunk]:
+    """The chunks of the next request: up to `limit`, re-checked first when `now` is given."""
+    keys = pending_chunks(session, limit)
+    if now is not None:
+        recheck(session, keys, now)
+    return chunks_of(session, keys)
+
+
+def record(session: Session, mailing_id: int, results: Mapping[int, tuple[str, str | None]], now: datetime,
+           max_attempts: int = 5) -> None:
+    """Each recipient's result: (a final status, the error), or (PENDING, the error) for a retry
+    later, which counts an attempt; the `max_attempts`-th makes it failed. Only pending
+    recipients change: a result never undoes a final one."""
     groups: dict[tuple[str, str | None], list[int]] = {}
     for user_id, (status, error) in results.items():
         groups.setdefault((status, (error or None) and error[:255]), []).append(user_id)
     for (status, error), user_ids in groups.items():
-        values = ({"attempts": MailingRecipient.attempts + 1, "error": error} if status == PENDING
-                  else {"status": status, "error": error, "done_at": now})
+        if status == PENDING:
+            last = MailingRecipient.attempts + 1 >= max_attempts
+            values = {"attempts": MailingRecipient.attempts + 1, "error": error,
+                      "status": case((last, FAILED), else_=PENDING), "done_at": case((last, now), else_=None)}
+        else:
+            values = {"status": status, "error": error, "done_at": now}
         session.execute(update(MailingRecipient).where(
             MailingRecipient.mailing_id == mailing_id, MailingRecipient.status == PENDING,
             MailingRecipient.user_id.in_(sorted(user_ids))).values(**values))
-
-
-def give_up(session: Session, mailing_id: int, max_attempts: int, now: datetime) -> int:
-    """Pending recipients tried `max_attempts` times are failed for good."""
-    result = session.execute(update(MailingRecipient).where(
-        MailingRecipient.mailing_id == mailing_id, MailingRecipient.status == PENDING,
-        MailingRecipient.attempts >= max_attempts).values(status=FAILED, done_at=now))
-    return result.rowcount or 0
 
 
 def finish(session: Session, mailing_id: int, now: datetime) -> Mailing | None:

@@ -44,6 +44,7 @@ log = logging.getLogger("mailer")
 
 CHUNK_SPAN = 100_000  # random_ids kept per mailing: 100,000 chunks of 100, ten million recipients
 BUSY_CALLS = 2  # chunks per request while customers are being answered: each request ends soon
+RECHECK_ROUNDS = 5  # chunks emptied by the re-check passed over before a request goes with none
 MIN_WAIT = 0.2  # seconds: the sender never spins on a mailing
 MAX_ATTEMPTS = 5  # tries of a recipient whose requests VK could not take, then failed
 
@@ -155,11 +156,22 @@ class Mailer:
                 log.info("mailing %d started: %d recipients", mailing_id, count)
 
     def _pending(self, session: Session, now: datetime, limit: int) -> list[dbm.Chunk]:
-        """The chunks of the next request, after the re-check; a mailing with none left is finished."""
+        """The chunks of the next request, re-checked (a chunk whose recipients all left since is
+        passed over); a mailing with none pending left is finished."""
+        chunks: list[dbm.Chunk] = []
+        seen: set[tuple[int, int]] = set()
+        for _ in range(RECHECK_ROUNDS):
+            keys = [key for key in dbm.pending_chunks(session, limit) if key not in seen][:limit - len(chunks)]
+            if not keys:
+                break
+            seen.update(keys)
+            dbm.recheck(session, keys, now)
+            chunks += dbm.chunks_of(session, keys)
+            if len(chunks) >= limit:
+                break
         for mailing_id in dbm.sending(session):
-            dbm.recheck(session, mailing_id, now)
             self._finish(session, mailing_id, now)
-        return dbm.next_chunks(session, limit)
+        return chunks
 
     def _finish(self, session: Session, mailing_id: int, now: datetime) -> None:
         finished = dbm.finish(session, mailing_id, now)
@@ -180,12 +192,11 @@ class Mailer:
             for chunk, by_peer in zip(chunks, results):
                 changes = {peer: change for peer, delivery in by_peer.items()
                            if (change := outcome(delivery)) is not None}
-                dbm.record(session, chunk.mailing_id, changes, now)
+                dbm.record(session, chunk.mailing_id, changes, now, self.max_attempts)
                 dbm.note_denied(session, [peer for peer, (status, _) in changes.items() if status == dbm.NOT_ALLOWED
                                           and by_peer[peer].code == FORBIDDEN_CODE], now)
                 self.delivered += sum(1 for status, _ in changes.values() if status == dbm.SENT)
             for mailing_id in sorted({chunk.mailing_id for chunk in chunks}):
-                dbm.give_up(session, mailing_id, self.max_attempts, now)
                 self._finish(session, mailing_id, now)
         self._pause(retry)
         return Work.AUTH if auth else Work.REQUEST

@@ -74,7 +74,9 @@ def test_recipients_are_taken_at_the_start_in_fixed_chunks_of_100(sessions):
         chunks = dbm.next_chunks(s, 25)
         assert [(c.chunk, len(c.user_ids)) for c in chunks] == [(0, 100), (1, 100), (2, 51)]
         assert chunks[0].attachment == "photo1_2" and chunks[0].user_ids[:2] == (1000, 1001)
-        assert [c.chunk for c in dbm.next_chunks(s, 1, skip={(mailing_id, 0)})] == [1]
+        assert dbm.pending_chunks(s, 2) == [(mailing_id, 0), (mailing_id, 1)]
+        dbm.record(s, mailing_id, {u: (dbm.SENT, None) for u in range(1000, 1100)}, T0)
+        assert dbm.pending_chunks(s, 25) == [(mailing_id, 1), (mailing_id, 2)]  # from the lowest pending on
 
 
 def test_each_recipient_has_its_own_result_and_the_mailing_is_done_when_none_is_pending(sessions):
@@ -82,15 +84,13 @@ def test_each_recipient_has_its_own_result_and_the_mailing_is_done_when_none_is_
         wrote(s, 1, 2, 3, 4)
         mailing_id = started(s)
         dbm.record(s, mailing_id, {1: (dbm.SENT, None), 2: (dbm.NOT_ALLOWED, "VK error 901"),
-                                   3: (dbm.PENDING, "HTTP 500")}, T0)
+                                   3: (dbm.PENDING, "HTTP 500")}, T0, max_attempts=2)
         dbm.record(s, mailing_id, {1: (dbm.FAILED, "late")}, T0)  # a result never undoes a final one
         assert dbm.finish(s, mailing_id, T0) is None  # 3 and 4 pending
         dbm.subscribe(s, 4, False, T0)
-        assert dbm.recheck(s, mailing_id, T0) == 1  # unsubscribed since the start: not sent to
+        assert dbm.recheck(s, [(mailing_id, 0)], T0) == 1  # unsubscribed since the start: not sent to
         assert [c.user_ids for c in dbm.next_chunks(s, 25)] == [(3,)]
-        assert dbm.give_up(s, mailing_id, 2, T0) == 0
-        dbm.record(s, mailing_id, {3: (dbm.PENDING, "HTTP 500")}, T0)
-        assert dbm.give_up(s, mailing_id, 2, T0) == 1  # two attempts: failed for good
+        dbm.record(s, mailing_id, {3: (dbm.PENDING, "HTTP 500")}, T0, max_attempts=2)  # two attempts: failed
         assert dbm.next_chunks(s, 25) == []
         done = dbm.finish(s, mailing_id, T0 + timedelta(minutes=1))
         assert done.status == dbm.DONE and done.finished_at == T0 + timedelta(minutes=1)
@@ -103,7 +103,7 @@ def test_a_recipient_who_denied_since_the_start_is_not_sent_to(sessions):
         wrote(s, 1, 2)
         mailing_id = started(s)
         dbm.note_denied(s, [2], T0)
-        dbm.recheck(s, mailing_id, T0)
+        assert [c.user_ids for c in dbm.next_chunks(s, 25, T0)] == [(1,)]  # re-checked first
         assert recipients(s, mailing_id) == {1: (0, dbm.PENDING), 2: (0, dbm.NOT_ALLOWED)}
         assert s.get(VkUser, 2).messages_allowed is False
 

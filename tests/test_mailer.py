@@ -158,3 +158,22 @@ def test_quiet_hours_hold_a_due_mailing_and_say_how_long(emu, client, sessions):
     assert sender.wait() == 10 * 3600  # until 09:00
     with sessions.begin() as s:
         assert dbm.due_to_start(s, night) != []  # not even started: its recipients are taken at 09:00
+
+
+def test_a_chunk_whose_recipients_all_left_since_the_start_is_passed_over(emu, client, sessions):
+    users = range(1000, 1300)
+    for user in users:
+        emu.add_user(user)
+    with sessions.begin() as s:
+        for user in users:
+            dbf.note_user(s, user, messages_allowed=True)
+        mailing_id = dbm.create(s, None, "Новость", None, T0, T0)
+        assert dbm.start(s, mailing_id, (), T0) == 300
+        for user in range(1000, 1100):  # the whole first chunk unsubscribed meanwhile
+            dbm.subscribe(s, user, False, T0)
+    sender = mailer.Mailer(client, sessions, tz=ZoneInfo("Europe/Moscow"), quiet=None, clock=lambda: T0)
+    assert sender.work(busy=True) == mailer.Work.REQUEST
+    assert [c.params["peer_ids"].split(",")[0] for c in emu.calls if c.via_execute] == ["1100", "1200"]
+    assert sender.work() == mailer.Work.IDLE
+    with sessions.begin() as s:
+        assert dbm.get(s, mailing_id).totals == dbm.Totals(sent=200, unsubscribed=100)
