@@ -22,8 +22,8 @@ import keyboard as kb
 import messages as msg
 import orders
 import planning
-from dialogue import (Context, Conversation, Draft, Incoming, Outcome, Reply, State, command_of, go, is_stray,
-                      local_time, menu_keyboard, nfc, say, stay, to_menu, today)
+from dialogue import (Context, Conversation, Draft, Incoming, Outcome, Reply, State, command_of, go, is_press,
+                      is_stray, local_time, menu_keyboard, nfc, not_understood, say, stay, to_menu, today)
 from mail import CreateMailing, Subscribe
 
 MAX_TEXT = 3900  # the preview adds its lines within VK's 4096 characters a message
@@ -232,7 +232,9 @@ def mailing_line(mailing, ctx: Context) -> str:
 
 def on_old_preview(event: Incoming, conversation: Conversation, ctx: Context) -> Outcome:
     """«Отправить» or «Запланировать» of a preview already sent, scheduled or cancelled: nothing
-    more is created."""
+    more is created (a typed «запланировать» in the menu is not understood, as any other word)."""
+    if not is_press(event):
+        return not_understood(event, ctx)
     return Outcome(replies=(say(event, msg.BUTTON_OUTDATED, menu_keyboard(ctx, event.user_id)),))
 
 

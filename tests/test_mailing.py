@@ -179,6 +179,7 @@ def test_the_preview_buttons_pressed_again_after_sending_create_nothing_more():
     chat.out = old
     out = chat.presses(msg.BTN_SEND)
     assert out.effects == () and out.replies[-1].text == msg.BUTTON_OUTDATED
+    assert chat.says("запланировать").replies[-1].text == msg.NOT_UNDERSTOOD  # typed in the menu
 
 
 def test_in_quiet_hours_send_says_when_it_will_go():
