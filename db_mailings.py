@@ -8,7 +8,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, func, insert, select, union, update
+from sqlalchemy import BigInteger, case, func, insert, literal, select, union, update
 from sqlalchemy.orm import Session
 
 from db import dialect_insert
@@ -167,12 +167,14 @@ def start(session: Session, mailing_id: int, exclude: Collection[int], now: date
                               .values(status=SENDING, started_at=now))
     if not claimed.rowcount:
         return None
-    user_ids = sorted(session.scalars(_recipients(exclude)))
-    for first in range(0, len(user_ids), 1000):
-        session.execute(insert(MailingRecipient), [
-            {"mailing_id": mailing_id, "user_id": user_id, "chunk": (first + i) // CHUNK, "status": PENDING,
-             "attempts": 0} for i, user_id in enumerate(user_ids[first:first + 1000])])
-    return len(user_ids)
+    # One INSERT … SELECT: the recipients numbered in user order, each hundred a chunk.
+    taken = _recipients(exclude).subquery()
+    position = func.row_number().over(order_by=taken.c.user_id) - 1
+    rows = select(literal(mailing_id, BigInteger), taken.c.user_id, (position // CHUNK).label("chunk"),
+                  literal(PENDING), literal(0))
+    result = session.execute(insert(MailingRecipient).from_select(
+        ["mailing_id", "user_id", "chunk", "status", "attempts"], rows))
+    return result.rowcount
 
 
 def sending(session: Session) -> list[int]:
