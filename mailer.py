@@ -194,8 +194,8 @@ class Mailer:
                 changes = {peer: change for peer, delivery in by_peer.items()
                            if (change := outcome(delivery)) is not None}
                 dbm.record(session, chunk.mailing_id, changes, now, self.max_attempts)
-                dbm.note_denied(session, [peer for peer, (status, _) in changes.items() if status == dbm.NOT_ALLOWED
-                                          and by_peer[peer].code == FORBIDDEN_CODE], now)
+                dbm.note_denied(session, [peer for peer, (status, _) in changes.items() if status == dbm.NOT_ALLOWED],
+                                now)
                 self.delivered += sum(1 for status, _ in changes.values() if status == dbm.SENT)
             for mailing_id in sorted({chunk.mailing_id for chunk in chunks}):
                 self._finish(session, mailing_id, now)

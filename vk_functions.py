@@ -16,7 +16,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 import requests
@@ -374,16 +374,17 @@ def send_to_peers(client: VkClient, sends: list[PeerSend]) -> list[dict[int, Del
     if not isinstance(results, list) or len(results) != len(sends):
         return [_every_peer(send, _odd_answer("execute")) for send in sends]
     errors = _errors_by_method(answer.get("execute_errors"))
-    return [_peer_results(send, result, errors) for send, result in zip(sends, results)]
+    return [peer_results(send, result, errors) for send, result in zip(sends, results)]
 
 
 def _every_peer(send: PeerSend, delivery: Delivery) -> dict[int, Delivery]:
     return dict.fromkeys(send.peer_ids, delivery)
 
 
-def _peer_results(send: PeerSend, result, errors: dict[str, deque]) -> dict[int, Delivery]:
-    """One peer_ids call's answer: an entry per peer (a message id, or that peer's error). A peer
-    missing from it is retried (with the same random_id VK answers with what it sent then)."""
+def peer_results(send: PeerSend, result, errors: dict[str, deque]) -> dict[int, Delivery]:
+    """One peer_ids call's answer: an entry per peer (a message id, or that peer's error). A peer's
+    own error is final, whatever its code: sent again with the chunk's random_id, VK would drop it
+    as a repeat. A peer missing from the answer is retried (VK answers a repeat with what it sent)."""
     if not isinstance(result, list):
         return _every_peer(send, _batch_result("messages.send", result, errors))
     entries = {int_or(e.get("peer_id")): e for e in result if isinstance(e, Mapping)}
@@ -393,7 +394,8 @@ def _peer_results(send: PeerSend, result, errors: dict[str, deque]) -> dict[int,
         if entry is None:
             outcomes[peer] = _odd_answer("a peer missing from the peer_ids answer")
         elif "error" in entry:
-            outcomes[peer] = _peer_error(entry["error"])
+            refused = _peer_error(entry["error"])
+            outcomes[peer] = replace(refused, status=DeliveryStatus.FAILED) if refused.status in RETRIES else refused
         else:
             outcomes[peer] = Delivery(DeliveryStatus.SENT)
     return outcomes

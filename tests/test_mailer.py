@@ -16,7 +16,7 @@ import vk_schema
 from outbox import RANDOM_ID_SPAN, random_id_of
 from planning import QuietHours
 from support import labels, payload_of, buttons_of, settings_for
-from vk_functions import Delivery, DeliveryStatus, PeerSend, VkClient, send_to_peers
+from vk_functions import Delivery, DeliveryStatus, PeerSend, VkClient, peer_results, send_to_peers
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -177,3 +177,13 @@ def test_a_chunk_whose_recipients_all_left_since_the_start_is_passed_over(emu, c
     assert sender.work() == mailer.Work.IDLE
     with sessions.begin() as s:
         assert dbm.get(s, mailing_id).totals == dbm.Totals(sent=200, unsubscribed=100)
+
+
+def test_a_peers_own_error_is_final_whatever_its_code_and_a_missing_peer_is_retried():
+    """Sent again with the chunk's random_id, VK would drop the peer's message as a repeat."""
+    send = PeerSend((1, 2, 3), "x", 5)
+    answer = [{"peer_id": 1, "message_id": 7, "conversation_message_id": 1},
+              {"peer_id": 2, "error": {"code": 10, "description": "Internal server error"}}]
+    by_peer = peer_results(send, answer, {})
+    assert [by_peer[p].status for p in (1, 2, 3)] == [DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.RETRY]
+    assert by_peer[2].code == 10 and mailer.outcome(by_peer[2]) == (dbm.FAILED, by_peer[2].error)
