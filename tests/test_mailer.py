@@ -7,16 +7,18 @@ from datetime import datetime, time, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 
 import db_functions as dbf
 import db_mailings as dbm
 import mailer
 import messages as msg
 import vk_schema
+from db_models import Outbox
 from outbox import RANDOM_ID_SPAN, random_id_of
 from planning import QuietHours
 from support import labels, payload_of, buttons_of, settings_for
-from vk_functions import Delivery, DeliveryStatus, PeerSend, VkClient, peer_results, send_to_peers
+from vk_functions import Backoff, Delivery, DeliveryStatus, PeerSend, VkClient, peer_results, send_to_peers
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -187,3 +189,25 @@ def test_a_peers_own_error_is_final_whatever_its_code_and_a_missing_peer_is_retr
     by_peer = peer_results(send, answer, {})
     assert [by_peer[p].status for p in (1, 2, 3)] == [DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.RETRY]
     assert by_peer[2].code == 10 and mailer.outcome(by_peer[2]) == (dbm.FAILED, by_peer[2].error)
+
+
+def test_a_request_carried_out_whose_answer_was_lost_is_sent_again_and_nobody_gets_it_twice(emu, client, sessions):
+    users = range(1000, 1300)
+    for user in users:
+        emu.add_user(user)
+    with sessions.begin() as s:
+        for user in users:
+            dbf.note_user(s, user, messages_allowed=True)
+        mailing_id = dbm.create(s, 200, "Новость", None, T0, T0)
+    emu.fail_next("execute", kind="http502", executed=True)  # VK sent it all; the answer never came
+    sender = mailer.Mailer(client, sessions, tz=ZoneInfo("Europe/Moscow"), quiet=None, clock=lambda: T0,
+                           retry=Backoff(first=0.0, cap=0.0))
+    assert sender.work() == mailer.Work.REQUEST and sender.delivered == 0
+    with sessions.begin() as s:
+        assert dbm.totals(s, mailing_id) == dbm.Totals(pending=300)
+    assert sender.work() == mailer.Work.REQUEST  # the same random_ids: VK sends nothing, answers as then
+    assert emu.message_counts(users) == [1] * 300 and sender.delivered == 300
+    with sessions.begin() as s:
+        assert dbm.get(s, mailing_id).totals == dbm.Totals(sent=300)
+        assert s.scalars(select(Outbox.text).where(Outbox.peer_id == 200)).all() == [
+            msg.MAILING_REPORT.format(id=mailing_id, sent=300, not_allowed=0, unsubscribed=0, failed=0)]
