@@ -314,12 +314,18 @@ def _subscribe(session: Session, effect: mail.Subscribe, event: Incoming, now: d
     db_mailings.subscribe(session, effect.user_id, effect.subscribed, now)
 
 
+def _cancel_mailing(session: Session, effect: mail.CancelMailing, event: Incoming, now: datetime) -> mail.Cancelled:
+    changed = db_mailings.cancel(session, effect.mailing_id)
+    found = db_mailings.get(session, effect.mailing_id)
+    return mail.Cancelled(changed, found.status if found else None)
+
+
 # How each kind of effect is stored: (session, effect, event, now) -> what its follow-up needs.
 STORES: dict[type[Effect], Callable[[Session, Any, Incoming, datetime], object]] = {
     Warn: _warn, CreateOrder: _create_order, Decide: _decide, CancelOrder: _cancel, SetRejectReason: _reason,
     BookTable: _book, PlanJobs: _plan, Reschedule: _reschedule, ExpireOrder: _expire, MarkVisit: _visit,
     **db_people.STORES,  # the hand-over
-    mail.CreateMailing: _create_mailing, mail.Subscribe: _subscribe,  # mailings (mailing.py)
+    mail.CreateMailing: _create_mailing, mail.Subscribe: _subscribe, mail.CancelMailing: _cancel_mailing,  # mailing.py
 }
 
 

@@ -354,3 +354,9 @@ def mail_preview() -> str:
 
 def mail_when() -> str:
     return _step()
+
+
+def mail_made(mailing_id: int) -> str:
+    """Under a mailing's confirmation: «Отменить №N» (a scheduled one never goes, one being sent stops)."""
+    return build([[Button(msg.BTN_CANCEL_ORDER.format(id=mailing_id),
+                          with_arg(msg.CMD_MAIL_CANCEL, msg.ARG_VALUE, mailing_id), color="negative")]], inline=True)

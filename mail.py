@@ -26,3 +26,19 @@ class Subscribe(Effect):
 
     user_id: int
     subscribed: bool
+
+
+@dataclass(frozen=True)
+class CancelMailing(Effect):
+    """A manager's «Отменить №N» under a mailing's confirmation: a scheduled one never goes, one
+    being sent stops (what went stays sent); storing it gives Cancelled."""
+
+    mailing_id: int
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    """What cancelling gave: whether it changed the mailing, and its status now (None: no such one)."""
+
+    changed: bool
+    status: str | None

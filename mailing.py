@@ -23,8 +23,8 @@ import messages as msg
 import orders
 import planning
 from dialogue import (Context, Conversation, Draft, Incoming, Outcome, Reply, State, command_of, go, is_press,
-                      is_stray, local_time, menu_keyboard, nfc, not_understood, say, stay, to_menu, today)
-from mail import CreateMailing, Subscribe
+                      id_arg, is_stray, local_time, menu_keyboard, nfc, not_understood, say, stay, to_menu, today)
+from mail import CancelMailing, Cancelled, CreateMailing, Subscribe
 
 MAX_TEXT = 3900  # the preview adds its lines within VK's 4096 characters a message
 PREVIEW_CHARS = 300  # of the text, shown as "now given" when the manager goes back to it
@@ -170,18 +170,41 @@ def typed_when(text: str, ctx: Context) -> datetime | None:
 
 # --- Once stored (handlers.FOLLOW_UPS) -----------------------------------------------------------
 def after_create(effect: CreateMailing, mailing_id: int, event: Incoming, ctx: Context) -> Outcome:
-    """Back to the menu, told when the mailing goes: now, at its time, or, when that falls in
-    quiet hours, at their end (the mailer sends nothing in them)."""
+    """Back in the menu, told when the mailing goes (now, at its time, or, when that falls in quiet
+    hours, at their end: the mailer sends nothing in them), with «Отменить №N» under it."""
+    return Outcome(replies=(say(event, made_text(effect, mailing_id, ctx), kb.mail_made(mailing_id)),),
+                   state=State.MENU, data={})
+
+
+def made_text(effect: CreateMailing, mailing_id: int, ctx: Context) -> str:
     quiet = ctx.timing.quiet
     wanted = max(effect.due_at, ctx.now)
     goes = planning.quiet_end(wanted, ctx.tz, quiet)
     if goes == wanted and effect.due_at <= ctx.now:
-        return to_menu(msg.MAIL_STARTED.format(id=mailing_id))
+        return msg.MAIL_STARTED.format(id=mailing_id)
     text = msg.MAIL_SCHEDULED.format(id=mailing_id, at=local_time(goes, ctx))
     if goes != wanted:
         hours = f"{quiet.start:%H:%M}–{quiet.end:%H:%M}"
         text += msg.MAIL_QUIET.format(at=local_time(wanted, ctx), hours=hours)
-    return to_menu(text)
+    return text
+
+
+def on_cancel_mailing(event: Incoming, conversation: Conversation, ctx: Context) -> Outcome:
+    """«Отменить №N» under a mailing's confirmation (any manager may press it)."""
+    mailing_id = id_arg(event, msg.ARG_VALUE)
+    if mailing_id is None:
+        return Outcome(replies=(say(event, msg.BUTTON_OUTDATED, menu_keyboard(ctx, event.user_id)),))
+    return Outcome(effects=(CancelMailing(mailing_id),))
+
+
+def after_cancel(effect: CancelMailing, result: Cancelled, event: Incoming, ctx: Context) -> Outcome:
+    if result.status is None:
+        text = msg.BUTTON_OUTDATED
+    elif result.changed:
+        text = msg.MAIL_CANCELLED.format(id=effect.mailing_id)
+    else:
+        text = msg.MAIL_NOT_CANCELLED.format(id=effect.mailing_id, status=msg.MAILING_STATUS.get(result.status, ""))
+    return Outcome(replies=(say(event, text, menu_keyboard(ctx, event.user_id)),))
 
 
 # --- Customers: «Отписаться», «Подписаться» (handlers.COMMANDS, before the hand-over) ------------
@@ -226,8 +249,7 @@ def mailing_line(mailing, ctx: Context) -> str:
     totals = mailing.totals
     return msg.MAILING_LINE.format(id=mailing.id, at=local_time(mailing.started_at or mailing.due_at, ctx),
                                    status=msg.MAILING_STATUS.get(mailing.status, mailing.status), sent=totals.sent,
-                                   not_allowed=totals.not_allowed, unsubscribed=totals.unsubscribed,
-                                   failed=totals.failed)
+                                   na=totals.not_allowed, un=totals.unsubscribed, failed=totals.failed)
 
 
 def on_old_preview(event: Incoming, conversation: Conversation, ctx: Context) -> Outcome:
@@ -239,5 +261,7 @@ def on_old_preview(event: Incoming, conversation: Conversation, ctx: Context) ->
 
 
 COMMANDS = {msg.CMD_UNSUBSCRIBE: on_unsubscribe, msg.CMD_SUBSCRIBE: on_subscribe}
-MANAGER_COMMANDS = {msg.CMD_MAILING: on_mailing, msg.CMD_MAIL_SEND: on_old_preview, msg.CMD_MAIL_LATER: on_old_preview}
-FOLLOW_UPS = {CreateMailing: after_create, Subscribe: lambda effect, result, event, ctx: Outcome()}
+MANAGER_COMMANDS = {msg.CMD_MAILING: on_mailing, msg.CMD_MAIL_SEND: on_old_preview, msg.CMD_MAIL_LATER: on_old_preview,
+                    msg.CMD_MAIL_CANCEL: on_cancel_mailing}
+FOLLOW_UPS = {CreateMailing: after_create, CancelMailing: after_cancel,
+              Subscribe: lambda effect, result, event, ctx: Outcome()}

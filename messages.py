@@ -574,27 +574,27 @@ MAILING_REPORT = ("📬 Рассылка №{id} завершена.\nДоста
                   "Отписались с начала рассылки: {unsubscribed}\nНе доставлено из-за ошибок: {failed}")
 
 # --- Mailings: the managers' «Рассылка», «Отписаться» / «Подписаться» (mailing.py) --------------
-CMD_MAILING, CMD_MAIL_SEND, CMD_MAIL_LATER, CMD_SUBSCRIBE = "mailing", "mail_send", "mail_later", "subscribe"
-BTN_MAILING, BTN_MAIL_LATER, BTN_SUBSCRIBE = "Рассылка", "Запланировать", "Подписаться"
+CMD_MAILING, CMD_MAIL_SEND, CMD_MAIL_LATER, CMD_MAIL_CANCEL = "mailing", "mail_send", "mail_later", "mail_cancel"
+CMD_SUBSCRIBE, BTN_MAILING, BTN_MAIL_LATER, BTN_SUBSCRIBE = "subscribe", "Рассылка", "Запланировать", "Подписаться"
 TYPED_COMMANDS.update({"рассылка": CMD_MAILING, "запланировать": CMD_MAIL_LATER, "отписаться": CMD_UNSUBSCRIBE,
                        "подписаться": CMD_SUBSCRIBE})
 MAIL_ASK = "Напишите текст рассылки — её получат все, кто писал сообществу, кроме отписавшихся. Можно с одним фото."
 MAIL_HINT = "Пришлите, пожалуйста, текст рассылки словами — стикер или подарок в рассылку не попадёт 🙂"
-MAIL_PHOTO_KEPT = "Фото получил 👍 Теперь напишите, пожалуйста, текст рассылки."
 MAIL_ONE_PHOTO = "В рассылку беру текст и одно фото (первое) — другие вложения не передам 🙂"
 MAIL_TOO_LONG = "Текст длинноват 🙏 Уложитесь, пожалуйста, в {limit} знаков и пришлите его снова."
 MAIL_PREVIEW = "Так рассылку увидят получатели:\n\n{text}{photo}\n\nПолучат: {count}. Отправляем?"
-MAIL_WITH_PHOTO = "\n\n📷 И фото, которое вы прислали."
+MAIL_PHOTO_KEPT, MAIL_WITH_PHOTO = "Фото получил 👍 Теперь напишите текст рассылки.", "\n\n📷 И ваше фото."
 MAIL_HINT_PREVIEW = "Выберите, пожалуйста, кнопкой: «Отправить», «Запланировать» или «Отмена» 👇"
 MAIL_ASK_WHEN = "Когда отправить? Напишите дату и время, например «25.12 12:00», «завтра 10:00» или «в пятницу 18:30»."
 MAIL_HINT_WHEN = "Не получилось понять дату и время 🙏 Напишите, например, «25.12 12:00» или «завтра 10:00»."
 MAIL_WHEN_PAST = "Это время уже прошло 🙂 Напишите, пожалуйста, время впереди."
 MAIL_STARTED = "Рассылка №{id} пошла ✅ Когда закончу, пришлю итоги."
 MAIL_SCHEDULED = "Рассылка №{id} запланирована на {at} ✅ Когда она уйдёт, пришлю итоги."
+MAIL_CANCELLED = "Рассылка №{id} отменена 👌 Кому она ещё не ушла, тем и не придёт."
+MAIL_NOT_CANCELLED = "Рассылку №{id} уже не отменить: она {status}."
 MAIL_QUIET = "\n🌙 Раньше не выйдет: {at} — тихие часы ({hours}), в них рассылки не отправляю."
 UNSUBSCRIBED = "Вы отписались от рассылок 👌 Больше их не пришлю. Передумаете — «Подписаться» в «Помощь»."
 SUBSCRIBED = "Готово, вы снова подписаны на рассылки 🙂"
 STATS_MAILINGS = "\n\nПоследние рассылки:\n{lines}"
-MAILING_LINE = ("№{id} · {at} · {status}: доставлено {sent}, не разрешили {not_allowed}, отписались {unsubscribed}, "
-                "ошибки {failed}")
+MAILING_LINE = "№{id} · {at} · {status}: доставлено {sent}, не разрешили {na}, отписались {un}, ошибки {failed}"
 MAILING_STATUS = {"scheduled": "запланирована", "sending": "идёт", "done": "завершена", "cancelled": "отменена"}

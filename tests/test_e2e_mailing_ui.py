@@ -87,7 +87,7 @@ def test_a_managers_mailing_reaches_exactly_the_customers_who_may_get_it(emu, bo
     assert labels(preview) == [msg.BTN_SEND, msg.BTN_MAIL_LATER, msg.BTN_BACK, msg.BTN_CANCEL]
     told = manager.presses(msg.BTN_SEND)[0]  # (the report may follow at once)
     [made] = mailings(bot)
-    assert told.text == msg.MAIL_STARTED.format(id=made.id) and msg.BTN_MAILING in labels(told)
+    assert told.text == msg.MAIL_STARTED.format(id=made.id) and labels(told) == [f"Отменить №{made.id}"]
     deliver(bot)
     assert [len(got(emu, u)) for u in (CUSTOMER_ID, ALLOWED, BACK)] == [1, 1, 1]
     assert [got(emu, u) for u in (DENIED, LEFT, *MANAGER_IDS)] == [[], [], [], []]
@@ -186,8 +186,8 @@ def test_stats_list_the_mailing_with_its_totals(emu, bot, manager, anna):
     deliver(bot)
     [made] = mailings(bot)
     [stats] = manager.says("Сводка")
-    line = msg.MAILING_LINE.format(id=made.id, at="01.12.2026 12:00", status="завершена", sent=1, not_allowed=0,
-                                   unsubscribed=0, failed=0)
+    line = msg.MAILING_LINE.format(id=made.id, at="01.12.2026 12:00", status="завершена", sent=1, na=0, un=0,
+                                   failed=0)
     assert stats.text.startswith("Заказы по статусам:") and line in stats.text
 
 
@@ -198,3 +198,17 @@ def test_send_pressed_twice_makes_one_mailing(emu, bot, manager, anna):
     assert manager.presses(msg.BTN_SEND)[-1].text == msg.BUTTON_OUTDATED  # the same preview's button again
     deliver(bot)
     assert len(mailings(bot)) == 1 and len(got(emu, CUSTOMER_ID)) == 1
+
+
+def test_a_scheduled_mailing_cancelled_by_its_button_never_goes(emu, bot, clock, manager, anna):
+    anna.says("Привет")
+    make_mailing(manager)
+    manager.presses(msg.BTN_MAIL_LATER)
+    manager.says("01.12 15:30")
+    [made] = mailings(bot)
+    assert [m.text for m in manager.presses(f"Отменить №{made.id}")] == [msg.MAIL_CANCELLED.format(id=made.id)]
+    clock.now = datetime(2026, 12, 1, 13, 0, tzinfo=UTC)  # 16:00, past its time
+    deliver(bot)
+    assert got(emu, CUSTOMER_ID) == [] and mailings(bot)[0].status == dbm.CANCELLED
+    again = manager.presses(f"Отменить №{made.id}")
+    assert [m.text for m in again] == [msg.MAIL_NOT_CANCELLED.format(id=made.id, status="отменена")]

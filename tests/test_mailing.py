@@ -15,7 +15,7 @@ import messages as msg
 import planning
 from chat import Chat, FakeView
 from db_mailings import Mailing, Totals
-from mail import CreateMailing, Subscribe
+from mail import CancelMailing, Cancelled, CreateMailing, Subscribe
 from support import labels
 from vk_emulator import photo
 from vk_events import parse_event
@@ -148,7 +148,8 @@ def test_send_creates_the_mailing_due_now_and_says_it_went():
     out = chat.presses(msg.BTN_SEND)
     assert out.effects == (CreateMailing(MANAGER, "Скидка 20% до пятницы!", None, NOW),) and chat.state == d.State.MENU
     chat.stored(12)
-    assert chat.text == msg.MAIL_STARTED.format(id=12) and msg.BTN_MAILING in chat.out.replies[-1].keyboard
+    assert chat.text == msg.MAIL_STARTED.format(id=12) and chat.state == d.State.MENU
+    assert chat.buttons == ["Отменить №12"]
 
 
 def test_a_typed_send_is_the_button_and_a_typed_word_is_asked_again_with_the_draft_kept():
@@ -248,7 +249,7 @@ def test_without_quiet_hours_nothing_is_said_of_them():
     outcome = mailing.after_create(CreateMailing(MANAGER, "x", None, NOW.replace(hour=20)), 4,
                                    d.Incoming("message", "e", MANAGER, MANAGER),
                                    d.Context(frozenset({MANAGER}), now=NOW, timing=planning.Timing(quiet=None)))
-    assert outcome.before == msg.MAIL_SCHEDULED.format(id=4, at="01.12.2026 23:00")
+    assert outcome.replies[0].text == msg.MAIL_SCHEDULED.format(id=4, at="01.12.2026 23:00")
 
 
 def test_someone_not_a_manager_found_in_a_mailing_step_creates_nothing():
@@ -257,6 +258,28 @@ def test_someone_not_a_manager_found_in_a_mailing_step_creates_nothing():
         chat.dialogue = d.Conversation(state, {"text": "Спам"})
         out = chat.says("Отправить")
         assert out.effects == () and chat.state == d.State.MENU
+
+
+def test_cancel_under_the_confirmation_cancels_that_mailing():
+    chat = at_preview(manager())
+    chat.presses(msg.BTN_MAIL_LATER)
+    chat.says("24.12 12:00")
+    chat.stored(5)
+    out = chat.presses("Отменить №5")
+    assert out.effects == (CancelMailing(5),)
+    chat.stored(Cancelled(True, "cancelled"))
+    assert chat.text == msg.MAIL_CANCELLED.format(id=5) and msg.BTN_MAILING in chat.out.replies[-1].keyboard
+    for result, text in ((Cancelled(False, "done"), msg.MAIL_NOT_CANCELLED.format(id=5, status="завершена")),
+                         (Cancelled(False, None), msg.BUTTON_OUTDATED)):
+        assert mailing.after_cancel(CancelMailing(5), result, chat.event(), chat.ctx).replies[0].text == text
+
+
+def test_a_forged_cancel_creates_nothing():
+    for payload in ({"cmd": msg.CMD_MAIL_CANCEL}, {"cmd": msg.CMD_MAIL_CANCEL, "v": "5"},
+                    {"cmd": msg.CMD_MAIL_CANCEL, "v": -1}):
+        out = manager().says("Отменить", payload=payload)
+        assert out.effects == () and out.replies[-1].text == msg.BUTTON_OUTDATED
+    assert customer().says("Отменить №5", payload={"cmd": msg.CMD_MAIL_CANCEL, "v": 5}).effects == ()
 
 
 def test_the_mailing_states_are_dropped_never_nudged_when_left():
@@ -305,10 +328,9 @@ def test_stats_list_the_last_mailings_with_their_totals():
     view = MailView(mailings=[sent(2, "sending", sent=40, pending=10), sent(1, sent=98, not_allowed=1, failed=1)])
     text = manager(view).says("Сводка").replies[0].text
     assert text.startswith("Заказы по статусам:")
-    assert msg.MAILING_LINE.format(id=2, at="01.12.2026 12:01", status="идёт", sent=40, not_allowed=0,
-                                   unsubscribed=0, failed=0) in text
-    assert msg.MAILING_LINE.format(id=1, at="01.12.2026 12:01", status="завершена", sent=98, not_allowed=1,
-                                   unsubscribed=0, failed=1) in text
+    assert msg.MAILING_LINE.format(id=2, at="01.12.2026 12:01", status="идёт", sent=40, na=0, un=0, failed=0) in text
+    assert msg.MAILING_LINE.format(id=1, at="01.12.2026 12:01", status="завершена", sent=98, na=1, un=0,
+                                   failed=1) in text
 
 
 def test_stats_without_mailings_are_the_orders_alone():
