@@ -175,11 +175,11 @@ def test_a_mailing_in_progress_pauses_when_quiet_hours_begin_and_goes_on_at_thei
 
 
 def test_a_live_reply_goes_before_the_mailings_next_request(emu, bot, clock):
-    """A customer writes while the mailing's first request is in VK's hands (answered a second
+    """A customer writes while the mailing's first request is in VK's hands (answered two seconds
     later): their reply is sent before the second request, not after the whole mailing."""
     users = range(10_000, 12_600)  # 26 chunks: two requests
     allow(emu, bot.bot.sessions, users)
-    emu.set_slow("execute", 1.0)
+    emu.set_slow("execute", 2.0)
     mail(bot, clock.now)
     bot.bot.sender.wake()
     assert emu.wait_for(lambda: len(requests_of(emu)) == 1, 10)
