@@ -15,10 +15,12 @@ Figures, per database:
 
 Three rounds by default, each a walk without and then one with the mailing, the replies pooled,
 so the load of whatever else runs on the machine falls on both alike. The customers act on their
-own, as people do: each takes the next step a moment (0.3..1.0 s, seeded) after the bot answered
-the last; the mailing is created a second into the walk. The community has message_reply on, as
-Going live asks, so every mailing message comes back through the long poll. All of it shares one
-process (emulator, bot, customers), so the figures include the emulator's own work.
+own, as people do: the first messages come over 3 s, and each customer takes the next step
+1..3 s (seeded) after the bot answered the last; the mailing is created a second into the walk.
+The community has message_reply on, as Going live asks, so every mailing message comes back
+through the long poll. All of it shares one process (emulator, bot, customers), so the figures
+include the emulator's own work. `--busy-calls 25` sends full requests beside live replies too,
+to show what the mailer's small ones are worth.
 """
 from __future__ import annotations
 
@@ -52,8 +54,10 @@ MAILING_TEXT = "🎁 Бенчмарк: скидка 10% всем подписч�
 RECIPIENT_BASE = 100_000
 CUSTOMER_BASE = 50_000
 MAILING_AFTER = 1.0  # seconds into the walk
+START_SPREAD = 3.0  # the customers' first messages come over this many seconds
+THINK = (1.0, 3.0)  # seconds a customer takes before the next step, as people tap through a dialogue
 MANAGER_ID = 200
-SCHEMA_PREFIX = "bench_mailing_"
+SCHEMA_PREFIX = "mailbench_"  # not bench_: bench/run.py drops every bench_% schema when it ends
 
 
 def settings_for(emu: VKEmulator, db_url: str):
@@ -103,7 +107,7 @@ class Walk:
         start = time.monotonic()
         self.users = list(range(CUSTOMER_BASE, CUSTOMER_BASE + customers))
         self.step = dict.fromkeys(self.users, 0)
-        self.next_at = {u: start + self.rng.uniform(0, 1.0) for u in self.users}
+        self.next_at = {u: start + self.rng.uniform(0, START_SPREAD) for u in self.users}
         self.pushed_at: dict[int, float] = {}  # waiting for an answer since (time.time(), as the calls')
         self.replies: list[tuple[float, float]] = []  # (pushed at, seconds to the answer)
         self.seen = 0
@@ -142,7 +146,7 @@ class Walk:
                 self.replies.append((since, call.time - since))
                 self.step[user] += 1
                 if self.step[user] < len(scripts.SERVICE_ORDER):
-                    self.next_at[user] = time.monotonic() + self.rng.uniform(0.3, 1.0)
+                    self.next_at[user] = time.monotonic() + self.rng.uniform(*THINK)
 
 
 def peers_of(call) -> set[int]:
@@ -162,7 +166,7 @@ def add_recipients(emu: VKEmulator, sessions, count: int) -> range:
     return users
 
 
-def walk(kind: str, folder: Path, customers: int, recipients: int, seed: int) -> dict:
+def walk(kind: str, folder: Path, customers: int, recipients: int, seed: int, busy_calls: int | None = None) -> dict:
     """One walk on a fresh database and emulator; with a mailing when `recipients` > 0."""
     with VKEmulator(history_size=50_000) as emu:
         emu.add_user(MANAGER_ID, "Олег", "Менеджер")
@@ -171,6 +175,8 @@ def walk(kind: str, folder: Path, customers: int, recipients: int, seed: int) ->
         client = VkClient(settings, backoff=Backoff(first=0.05, cap=1.0))
         bot = build_bot(settings, client, retry=Backoff(first=0.2, cap=2.0), idle_wait=0.5,
                         reconnect=Backoff(first=0.05, cap=0.5))
+        if busy_calls is not None:  # --busy-calls: what the small requests beside live replies are worth
+            bot.sender.mailer.busy_calls = busy_calls
         thread = threading.Thread(target=bot.run, daemon=True)
         thread.start()
         assert bot.connected.wait(10)
@@ -234,7 +240,7 @@ def run(kind: str, args, folder: Path) -> dict:
     alone, beside = [], []
     for seed in range(args.rounds):
         alone.append(walk(kind, folder, args.customers, 0, seed))
-        beside.append(walk(kind, folder, args.customers, args.recipients, seed))
+        beside.append(walk(kind, folder, args.customers, args.recipients, seed, args.busy_calls))
         print(f"  round {seed + 1}: without {spread(alone[-1]['replies_ms'])}", flush=True)
         print(f"           with {spread(beside[-1]['replies_ms'])}, mailing {beside[-1]['deliver_s']} s, "
               f"{beside[-1]['requests']} requests", flush=True)
@@ -279,6 +285,8 @@ def main() -> int:
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--quick", action="store_true", help="2,000 recipients and 20 customers, for a trial")
     parser.add_argument("--rounds", type=int, help="pairs of walks per database (default 3; --quick: 1)")
+    parser.add_argument("--busy-calls", type=int, help="chunks per mailing request beside live replies "
+                                                          "(default: the mailer's, 2; 25 shows what they are worth)")
     parser.add_argument("--json", default=str(ROOT / "bench" / "mailing-results.json"))
     args = parser.parse_args()
     args.recipients, args.customers = (2_000, 20) if args.quick else (10_000, 50)
