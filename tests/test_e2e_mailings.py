@@ -164,13 +164,18 @@ def test_a_mailing_in_progress_pauses_when_quiet_hours_begin_and_goes_on_at_thei
     assert clock.struck and len(requests_of(emu)) == 1
     assert sum(emu.message_counts(users)) == 2500
     assert list(states(bot, mailing_id).values()).count(dbm.PENDING) == 500
+    emu.longpoll_events["message_deny"] = 1
+    bot.settle(emu.set_allows_messages(12998, False))  # two who were still to get it leave meanwhile
+    Person(emu, bot, 12999).says(msg.BTN_UNSUBSCRIBE)
     clock.now = datetime(2026, 12, 2, 5, 59, tzinfo=UTC)  # 08:59: still quiet
     deliver(bot)
-    assert sum(emu.message_counts(users)) == 2500 and len(requests_of(emu)) == 1
+    assert sum(emu.message_counts(users[:2500])) == 2500 and len(requests_of(emu)) == 1
     clock.now = MORNING
     deliver(bot)
-    assert emu.message_counts(users) == [1] * len(users) and len(requests_of(emu)) == 2
-    report = msg.MAILING_REPORT.format(id=mailing_id, sent=3000, not_allowed=0, unsubscribed=0, failed=0)
+    assert [len(mailing_messages(emu, u)) for u in users] == [1] * 2998 + [0, 0]
+    assert len(mailing_calls(emu)) == 30  # each chunk once (12999's answer may make the rest go 2 a request)
+    assert states(bot, mailing_id)[12998] == dbm.NOT_ALLOWED and states(bot, mailing_id)[12999] == dbm.UNSUBSCRIBED
+    report = msg.MAILING_REPORT.format(id=mailing_id, sent=2998, not_allowed=1, unsubscribed=1, failed=0)
     assert emu.messages(AUTHOR)[-1].text == report
 
 
