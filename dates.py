@@ -7,7 +7,7 @@ if it is still ahead; one earlier this year than today is next year's when that 
 otherwise stays this year's, so that the caller says "that date has passed" rather than "too
 far". A weekday is the next such day after today (on a Friday, «в пятницу» is the next one; today
 is «сегодня»). An explicit year is kept as written, even in the past; the caller checks the window.
-The words (months in every case form with their short forms, weekdays) live in messages.py.
+The words people type (months in every case form with their short forms, weekdays) are below.
 """
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ import re
 import unicodedata
 from datetime import MAXYEAR, date, timedelta
 
-import messages as msg
 
 _MAX_YEARS_AHEAD = 8  # the next 29 February is at most 8 years away
 _ISO_DATE_RE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})", re.ASCII)
@@ -24,8 +23,34 @@ _DMY_RE = re.compile(r"(\d{1,2})([./])(\d{1,2})(?:\2(\d{4}|\d{2}))?\.?", re.ASCI
 _NAMED_RE = re.compile(r"(\d{1,2})(?:-?го)? ([а-я]+)\.?(?: (\d{4})(?: ?г(?:ода|\.)?)?)?", re.ASCII)
 _LEAD_RE = re.compile(r"^(?:в|во|на|к|ко|до) ")  # «в пятницу», «на завтра», «к 31 декабря»
 _THIS_RE = re.compile(r"^(?:эту|этот|это|эта|ближайшую|ближайший|ближайшее|ближайшая) ")  # «в эту пятницу»
-MONTHS = {word: number for number, words in enumerate(msg.MONTH_WORDS, start=1) for word in words}
-WEEKDAYS = {word: number for number, words in enumerate(msg.WEEKDAY_WORDS) for word in words}
+# Typed dates (parse_date): words for days near, weekdays and months, compared lower-cased,
+# «ё» as «е», without a trailing dot. Every case form people write, and the short forms.
+DAY_WORDS = {"сегодня": 0, "завтра": 1, "послезавтра": 2}
+WEEKDAY_WORDS = (
+    ("понедельник", "понедельнику", "пн"),
+    ("вторник", "вторнику", "вт"),
+    ("среда", "среду", "среде", "ср"),
+    ("четверг", "четвергу", "чт"),
+    ("пятница", "пятницу", "пятнице", "пт"),
+    ("суббота", "субботу", "субботе", "сб"),
+    ("воскресенье", "воскресенью", "вс"),
+)
+MONTH_WORDS = (
+    ("январь", "января", "январю", "январем", "январе", "янв"),
+    ("февраль", "февраля", "февралю", "февралем", "феврале", "фев", "февр"),
+    ("март", "марта", "марту", "мартом", "марте", "мар"),
+    ("апрель", "апреля", "апрелю", "апрелем", "апреле", "апр"),
+    ("май", "мая", "маю", "маем", "мае"),
+    ("июнь", "июня", "июню", "июнем", "июне", "июн"),
+    ("июль", "июля", "июлю", "июлем", "июле", "июл"),
+    ("август", "августа", "августу", "августом", "августе", "авг"),
+    ("сентябрь", "сентября", "сентябрю", "сентябрем", "сентябре", "сен", "сент"),
+    ("октябрь", "октября", "октябрю", "октябрем", "октябре", "окт"),
+    ("ноябрь", "ноября", "ноябрю", "ноябрем", "ноябре", "ноя", "нояб"),
+    ("декабрь", "декабря", "декабрю", "декабрем", "декабре", "дек"),
+)
+MONTHS = {word: number for number, words in enumerate(MONTH_WORDS, start=1) for word in words}
+WEEKDAYS = {word: number for number, words in enumerate(WEEKDAY_WORDS) for word in words}
 
 
 def _safe_date(year: int, month: int, day: int) -> date | None:
@@ -77,8 +102,8 @@ def parse_date(text: str, today: date, last: date | None = None) -> date | None:
     if not isinstance(text, str):
         return None
     words = cleaned(text)
-    if words in msg.DAY_WORDS:
-        return today + timedelta(days=msg.DAY_WORDS[words])
+    if words in DAY_WORDS:
+        return today + timedelta(days=DAY_WORDS[words])
     if words in WEEKDAYS:
         return _weekday(WEEKDAYS[words], today)
     named = _NAMED_RE.fullmatch(words)

@@ -16,14 +16,16 @@ from sqlalchemy.orm import Session, aliased
 
 import catalogue
 import db_jobs
+import db_mailings
 import db_people
+import mail
 import slots
 from db import dialect_insert, update_returning
 from db_catalogue import CATALOGUE_ROW, CatalogueSnapshot, active_tables
 from db_models import (BotMeta, Booking, CatalogueState, Contact, DialogueRow, DiningTable, Job, Order, Outbox,
-                       PollState, ProcessedEvent, VkUser, utcnow)
+                       OutboxStatus, PollState, ProcessedEvent, VkUser, utcnow)
 from dialogue import (CANCELLABLE, BookingInfo, Booked, BookTable, CancelOrder, Conversation, CreateOrder, Decide,
-                      Effect, ExpireOrder, Incoming, MarkVisit, OrderChange, OrderInfo, OrderKind, OutboxStatus,
+                      Effect, ExpireOrder, Incoming, MarkVisit, OrderChange, OrderInfo, OrderKind,
                       PlanJobs, Reply, ReplyKind, Reschedule, SavedContact, SetRejectReason, State, Status, Warn)
 
 log = logging.getLogger("bot")
@@ -304,11 +306,26 @@ def _visit(session: Session, effect: MarkVisit, event: Incoming, now: datetime) 
     return _change(session, effect.order_id, db_jobs.mark_visit(session, effect.order_id, effect.by, effect.visit))
 
 
+def _create_mailing(session: Session, effect: mail.CreateMailing, event: Incoming, now: datetime) -> int:
+    return db_mailings.create(session, effect.author_id, effect.text, effect.attachment, effect.due_at, now)
+
+
+def _subscribe(session: Session, effect: mail.Subscribe, event: Incoming, now: datetime) -> None:
+    db_mailings.subscribe(session, effect.user_id, effect.subscribed, now)
+
+
+def _cancel_mailing(session: Session, effect: mail.CancelMailing, event: Incoming, now: datetime) -> mail.Cancelled:
+    changed = db_mailings.cancel(session, effect.mailing_id)
+    found = db_mailings.get(session, effect.mailing_id)
+    return mail.Cancelled(changed, found.status if found else None)
+
+
 # How each kind of effect is stored: (session, effect, event, now) -> what its follow-up needs.
 STORES: dict[type[Effect], Callable[[Session, Any, Incoming, datetime], object]] = {
     Warn: _warn, CreateOrder: _create_order, Decide: _decide, CancelOrder: _cancel, SetRejectReason: _reason,
     BookTable: _book, PlanJobs: _plan, Reschedule: _reschedule, ExpireOrder: _expire, MarkVisit: _visit,
     **db_people.STORES,  # the hand-over
+    mail.CreateMailing: _create_mailing, mail.Subscribe: _subscribe, mail.CancelMailing: _cancel_mailing,  # mailing.py
 }
 
 
@@ -443,6 +460,16 @@ class SessionView:
 
     def no_shows(self, user_id: int, since: datetime) -> int:
         return db_jobs.no_shows(self.session, user_id, since)
+
+    # --- Mailings
+    def mailing_audience(self, exclude: Iterable[int]) -> int:
+        return db_mailings.count_recipients(self.session, frozenset(exclude))
+
+    def subscribed(self, user_id: int) -> bool:
+        return db_mailings.is_subscribed(self.session, user_id)
+
+    def last_mailings(self, limit: int = 5) -> list[db_mailings.Mailing]:
+        return db_mailings.last_mailings(self.session, limit)
 
 
 # --- Table booking ------------------------------------------------------------------------------

@@ -3,12 +3,21 @@ where a plain value stands for the same thing (catalogue.Service, dialogue.Conve
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from enum import StrEnum
 
 from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text,
                         TypeDecorator, UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from dialogue import OutboxStatus, Status
+from dialogue import Status
+
+
+class OutboxStatus(StrEnum):
+    """A stored reply: waiting to be delivered, delivered, or given up."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
 
 
 class UTCDateTime(TypeDecorator):
@@ -109,6 +118,7 @@ class VkUser(Base):
     first_name: Mapped[str | None] = mapped_column(String(100))
     last_name: Mapped[str | None] = mapped_column(String(100))
     names_at: Mapped[datetime | None]
+    unsubscribed_at: Mapped[datetime | None]  # left the mailings then (None: subscribed); migration 0006
 
 
 class BotMeta(Base):
@@ -191,6 +201,43 @@ class PollState(Base):
 
     group_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     ts: Mapped[str] = mapped_column(String(32))
+
+
+# --- Mailings (migration 0006) ------------------------------------------------------------------
+class MailingRow(Base):
+    """A mailing to the community's users: scheduled with its due time, then sending (its
+    recipients taken, outside quiet hours), then done (the report enqueued) or cancelled."""
+
+    __tablename__ = "mailings"
+    __table_args__ = (Index("ix_mailings_status_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    author_id: Mapped[int | None] = mapped_column(BigInteger)  # the manager; None: the operator's shell
+    text: Mapped[str] = mapped_column(Text)
+    attachment: Mapped[str | None] = mapped_column(String(255))  # a VK attachment string, e.g. photo1_2_key
+    status: Mapped[str] = mapped_column(String(16))  # draft, scheduled, sending, done, cancelled
+    due_at: Mapped[datetime] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+class MailingRecipient(Base):
+    """One recipient of a started mailing and what became of it. `chunk` (position // 100) is
+    fixed when the recipients are taken: one messages.send with peer_ids per chunk, with the
+    chunk's own random_id on every retry."""
+
+    __tablename__ = "mailing_recipients"
+    __table_args__ = (Index("ix_mailing_recipients_pending", "mailing_id", "status", "chunk"),)
+
+    mailing_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("mailings.id"), primary_key=True,
+                                            autoincrement=False)
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    chunk: Mapped[int] = mapped_column()
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, sent, not_allowed, ...
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(String(255))
+    done_at: Mapped[datetime | None]
 
 
 # --- Table booking ------------------------------------------------------------------------------

@@ -55,6 +55,8 @@ class State(StrEnum):
     RS_CONFIRM = "rs_confirm"
     # A manager who rejected an order, asked for the reason
     MGR_REASON = "mgr_reason"
+    # A manager's mailing (mailing.py): its text (and photo), the preview, the time it goes
+    MGR_MAIL_TEXT, MGR_MAIL_PREVIEW, MGR_MAIL_WHEN = "mgr_mail_text", "mgr_mail_preview", "mgr_mail_when"
 
 
 class Status(StrEnum):
@@ -75,14 +77,6 @@ class OrderKind(StrEnum):
     BOOKING = "booking"
 
 
-class OutboxStatus(StrEnum):
-    """A stored reply: waiting to be delivered, delivered, or given up."""
-
-    PENDING = "pending"
-    SENT = "sent"
-    FAILED = "failed"
-
-
 class ReplyKind(StrEnum):
     SEND = "send"  # a new message
     EDIT = "edit"  # an edit of a sent message (a manager card)
@@ -101,6 +95,7 @@ class Incoming:
     payload: Mapping | None = None
     payload_malformed: bool = False
     attachments: tuple[str, ...] = ()
+    photos: tuple[str, ...] = ()  # the photos as messages.send attachments: photo{owner}_{id}[_{access_key}]
     callback_id: str | None = None  # None on a callback press from a client without callback buttons
     cmid: int | None = None
     from_chat: bool = False
@@ -444,6 +439,9 @@ class View(Protocol):
     def no_shows(self, user_id: int, since: datetime) -> int: ...  # bookings since then the guest missed
     def names(self, user_ids: Iterable[int]) -> Mapping[int, str]: ...  # cached "First Last" (names.py)
     def handed_over(self, user_id: int) -> datetime | None: ...  # since when, None: the bot answers
+    def mailing_audience(self, exclude: Iterable[int]) -> int: ...  # whom a mailing started now reaches
+    def subscribed(self, user_id: int) -> bool: ...  # to the mailings (not unsubscribed)
+    def last_mailings(self, limit: int = 5) -> Sequence[Any]: ...  # db_mailings.Mailing, newest first
 
 
 class EmptyView:
@@ -465,6 +463,9 @@ class EmptyView:
     def no_shows(self, user_id, since): return 0
     def names(self, user_ids): return {}
     def handed_over(self, user_id): return None
+    def mailing_audience(self, exclude): return 0
+    def subscribed(self, user_id): return True
+    def last_mailings(self, limit=5): return ()
 
 
 def _utcnow() -> datetime:

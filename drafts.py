@@ -18,7 +18,7 @@ from dialogue import Context, Reply, State
 from planning import is_quiet
 
 BATCH = 200  # dialogues a sweep looks at; the next cycle takes the next ones
-MANAGER_STATES = frozenset({State.MGR_REASON})  # a manager's own step: dropped, never nudged
+MANAGER_STATES = frozenset(s for s in State if s.startswith("mgr_"))  # a manager's own steps: dropped, never nudged
 WHAT = (("bk_", msg.DRAFT_NUDGE_BOOKING), ("svc_", msg.DRAFT_NUDGE_SERVICE), ("rs_", msg.DRAFT_NUDGE_MOVE))
 
 

@@ -19,13 +19,14 @@ from typing import NamedTuple
 import aftercare
 import booking
 import handover
+import mailing
 import messages as msg
 import orders
 import rescheduling
 import services
 from dialogue import (BookTable, CancelOrder, Context, Conversation, CreateOrder, Decide, Draft, Incoming, NoDraft,
                       Outcome, PlanJobs, ReasonDraft, Reply, Reschedule, SetRejectReason, State, Warn, command_of, go,
-                      is_press, menu, menu_keyboard, not_understood, say, stay, str_arg, to_menu)
+                      is_press, menu, not_understood, say, stay, str_arg, to_menu)
 
 Step = Callable[[Incoming, Draft, Context], Outcome]
 Screen = Callable[[Draft, Context], tuple[str, str]]  # draft, ctx -> (text, keyboard)
@@ -117,6 +118,13 @@ FLOW: dict[State, Row] = {
     # A manager who rejected an order, asked for the reason
     S.MGR_REASON: Row(orders.step_mgr_reason, orders.screen_mgr_reason, msg.HINT_REASON, S.MENU, ReasonDraft,
                       buttons=(msg.CMD_NO_REASON,)),
+    # A manager's mailing
+    S.MGR_MAIL_TEXT: Row(mailing.step_mail_text, mailing.screen_mail_text, msg.MAIL_HINT, S.MENU, mailing.MailDraft,
+                         buttons=(msg.CMD_KEEP,)),
+    S.MGR_MAIL_PREVIEW: Row(mailing.step_mail_preview, mailing.screen_mail_preview, msg.MAIL_HINT_PREVIEW,
+                            S.MGR_MAIL_TEXT, mailing.MailDraft, buttons=(msg.CMD_MAIL_SEND, msg.CMD_MAIL_LATER)),
+    S.MGR_MAIL_WHEN: Row(mailing.step_mail_when, mailing.screen_mail_when, msg.MAIL_HINT_WHEN, S.MGR_MAIL_PREVIEW,
+                         mailing.MailDraft),
 }
 STEP_BUTTONS = frozenset(command for row in FLOW.values() for command in row.buttons)
 
@@ -207,7 +215,7 @@ def on_help(event: Incoming, conversation: Conversation, ctx: Context) -> Outcom
     entries = (msg.HELP_SERVICES if "services" in ctx.scenarios else "") + (
         msg.HELP_BOOKING if "booking" in ctx.scenarios else "")
     text = msg.HELP_START + entries + msg.HELP_ORDERS + (msg.HELP_MANAGER if event.user_id in ctx.manager_ids else "")
-    return Outcome(replies=(say(event, text, menu_keyboard(ctx, event.user_id)),))
+    return Outcome(replies=(say(event, text, mailing.help_keyboard(event, ctx)),))  # with «Подписаться»/«Отписаться»
 
 
 def on_cancel(event: Incoming, conversation: Conversation, ctx: Context) -> Outcome:
@@ -258,11 +266,13 @@ COMMANDS: dict[str, Command] = {
     msg.CMD_MOVE: rescheduling.on_move,
     msg.CMD_RESUME: on_resume,
     msg.CMD_RESTART: on_restart,
+    **mailing.COMMANDS,  # «Отписаться» / «Подписаться»
 }
 MANAGER_COMMANDS: dict[str, Command] = {
     msg.CMD_PENDING: orders.on_pending,
     msg.CMD_TODAY: orders.on_today,
-    msg.CMD_STATS: orders.on_stats,
+    msg.CMD_STATS: mailing.on_stats,  # the orders by status, then the last mailings
+    **mailing.MANAGER_COMMANDS,  # «Рассылка»
 }
 CALLBACKS: dict[str, Command] = {  # callback buttons (manager cards)
     msg.CMD_DECIDE: orders.on_decide,
@@ -275,6 +285,8 @@ CALLBACKS: dict[str, Command] = {  # callback buttons (manager cards)
 def route(event: Incoming, conversation: Conversation, ctx: Context) -> Outcome:
     if event.from_chat or event.kind == "other":
         return Outcome()  # group chats and other event types: VK etiquette is silence
+    if event.kind == "message" and command_of(event) in mailing.COMMANDS:  # also while with a manager
+        return mailing.COMMANDS[command_of(event)](event, conversation, ctx)
     handed = handover.intercept(event, conversation, ctx)  # a reply, a person asked for, or silence
     if handed is not None:
         return handed
@@ -321,6 +333,7 @@ FOLLOW_UPS: dict[type, Callable[..., Outcome]] = {
     **aftercare.FOLLOW_UPS,  # an expiry, a visit marked
     Reschedule: rescheduling.after_reschedule,
     **handover.FOLLOW_UPS,  # handed over to a manager, the bot back
+    **mailing.FOLLOW_UPS,  # a mailing made, a subscription changed
 }
 
 

@@ -94,11 +94,13 @@ def nav_row(back: bool = True) -> list[Button]:
     return row + [Button(msg.BTN_CANCEL, cmd(msg.CMD_CANCEL), color="negative")]
 
 
-def main_menu(entries: Sequence[Button] = (), manager_row: Sequence[Button] = ()) -> str:
-    """The main menu: the enabled scenarios' entries, the manager's commands for a manager, then Help."""
+def main_menu(entries: Sequence[Button] = (), manager_row: Sequence[Button] = (),
+              beside_help: Sequence[Button] = ()) -> str:
+    """The main menu: the enabled scenarios' entries, the manager's commands for a manager, then
+    Help (and on the help screen, beside it, the mailings' «Отписаться» or «Подписаться»)."""
     rows = [[b] for b in entries]
     rows.append(list(manager_row))
-    rows.append([Button(msg.BTN_HELP, cmd(msg.CMD_HELP))])
+    rows.append([Button(msg.BTN_HELP, cmd(msg.CMD_HELP)), *beside_help])
     return build(rows)
 
 
@@ -222,9 +224,11 @@ def reject_reason() -> str:
     return build([[Button(msg.BTN_NO_REASON, cmd(msg.CMD_NO_REASON))]], inline=True)
 
 
-def customer_menu(services: bool, manager: bool = False, booking: bool = False) -> str:
+def customer_menu(services: bool, manager: bool = False, booking: bool = False,
+                  subscribed: bool | None = None) -> str:
     """The main menu: "Услуги" and "Забронировать столик" when those scenarios are on, "Мои заказы"
-    always, Help always; a manager also gets their commands."""
+    always, Help always; a manager also gets their commands. `subscribed` (the help screen's
+    menu): True adds «Отписаться» beside Help, False «Подписаться»."""
     entries = [Button(msg.BTN_SERVICES, cmd(msg.CMD_SERVICES), color="primary")] if services else []
     if booking:
         entries.append(Button(msg.BTN_BOOK, cmd(msg.CMD_BOOK), color="primary"))
@@ -232,8 +236,9 @@ def customer_menu(services: bool, manager: bool = False, booking: bool = False) 
     if not manager:
         entries.append(Button(msg.BTN_HANDOVER, cmd(msg.CMD_HANDOVER)))
     manager_row = [Button(msg.BTN_PENDING, cmd(msg.CMD_PENDING)), Button(msg.BTN_TODAY, cmd(msg.CMD_TODAY)),
-                   Button(msg.BTN_STATS, cmd(msg.CMD_STATS))] if manager else []
-    return main_menu(entries, manager_row)
+                   Button(msg.BTN_STATS, cmd(msg.CMD_STATS)), Button(msg.BTN_MAILING, cmd(msg.CMD_MAILING))
+                   ] if manager else []
+    return main_menu(entries, manager_row, subscription(subscribed))
 
 
 # --- Table booking ---------------------------------------------------------------------------
@@ -319,3 +324,39 @@ def visit_question(order_id: int) -> str:
     mark = lambda v: {"cmd": msg.CMD_VISIT, msg.ARG_ORDER: order_id, msg.ARG_VISIT: v}  # noqa: E731
     return build([[Button(msg.BTN_CAME, mark(msg.VISIT_CAME), callback=True, color="positive"),
                    Button(msg.BTN_NO_SHOW, mark(msg.VISIT_NO_SHOW), callback=True, color="negative")]], inline=True)
+
+
+# --- Mailings ---------------------------------------------------------------------------------
+def mailing() -> str:
+    """Under every mailing message: «Отписаться», a text button (every client shows it)."""
+    return build([[Button(msg.BTN_UNSUBSCRIBE, cmd(msg.CMD_UNSUBSCRIBE))]], inline=True)
+
+
+def subscription(subscribed: bool | None) -> list[Button]:
+    """«Отписаться» for a subscriber, «Подписаться» for one who left (None: neither)."""
+    if subscribed is None:
+        return []
+    if subscribed:
+        return [Button(msg.BTN_UNSUBSCRIBE, cmd(msg.CMD_UNSUBSCRIBE))]
+    return [Button(msg.BTN_SUBSCRIBE, cmd(msg.CMD_SUBSCRIBE), color="positive")]
+
+
+def mail_text(keep: bool) -> str:
+    """The mailing's text step: «Оставить как есть» when coming back from the preview."""
+    return _step(_keep(keep))
+
+
+def mail_preview() -> str:
+    """Under the mailing's preview: send now or schedule, then Back (the text) and Cancel."""
+    return _step([Button(msg.BTN_SEND, cmd(msg.CMD_MAIL_SEND), color="positive"),
+                  Button(msg.BTN_MAIL_LATER, cmd(msg.CMD_MAIL_LATER))])
+
+
+def mail_when() -> str:
+    return _step()
+
+
+def mail_made(mailing_id: int) -> str:
+    """Under a mailing's confirmation: «Отменить №N» (a scheduled one never goes, one being sent stops)."""
+    return build([[Button(msg.BTN_CANCEL_ORDER.format(id=mailing_id),
+                          with_arg(msg.CMD_MAIL_CANCEL, msg.ARG_VALUE, mailing_id), color="negative")]], inline=True)

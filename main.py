@@ -5,6 +5,8 @@
     python main.py --load-catalogue  load the catalogue file into the database and exit
     python main.py --migrate         bring the database's schema to this version and exit
     python main.py --sandbox         try the bot in the terminal against the VK emulator
+    python main.py --mailing FILE [--at "2026-12-24 12:00"]
+                                     a mailing of FILE's text, sent by the running bot; shows its progress
 """
 from __future__ import annotations
 
@@ -26,11 +28,14 @@ import db_catalogue as dbc
 import db_people
 import drafts
 import handlers
+import keyboard
+import mailing_cli
 import standby
 from config import Settings, SettingsError, load_settings
 from db_models import utcnow
 from jobs import JobRunner
 from loop import Bot, Decider, EventApplier, StopPolling, prepare_database, startup_checks
+from mailer import Mailer
 from outbox import OutboxSender
 from vk_functions import Backoff, StartupProblem, VkClient, VkUnavailable, user_names
 
@@ -98,13 +103,22 @@ def build_bot(settings: Settings, client: VkClient | None = None, *, retry: Back
     sessions, summary = prepare_database(settings)
     log.info("%s", describe_sync(settings, summary))
     client = client or VkClient(settings)
-    sender = OutboxSender(client, sessions, retry=retry, idle_wait=idle_wait, batching=batching, lease_held=held)
+    mailer = Mailer(client, sessions, managers=settings.manager_ids, tz=settings.tz, quiet=settings.timing.quiet,
+                    clock=clock or utcnow, retry=retry, menu=manager_menu(settings))
+    sender = OutboxSender(client, sessions, retry=retry, idle_wait=idle_wait, batching=batching, mailer=mailer,
+                          lease_held=held)
     decider = Decider(handlers.dispatch, handlers.follow_up, handlers.apology)
     events = EventApplier(settings, decider, clock or utcnow)
     names = db_people.names_sweep(lambda ids: user_names(client, ids))  # why a sweep: db_people.py
     jobs = JobRunner(sessions, events, aftercare.decide, sender, sweeps=(drafts.sweep, names), lease_held=held)
     return Bot(settings, sessions, client, decider, sender=sender, reconnect=reconnect, events=events, jobs=jobs,
                lease_held=held)
+
+
+def manager_menu(settings: Settings) -> str:
+    """The main menu a manager's notices carry (a mailing's report)."""
+    scenarios = settings.scenarios
+    return keyboard.customer_menu("services" in scenarios, manager=True, booking="booking" in scenarios)
 
 
 def install_signal_handlers(bot: Bot) -> None:
@@ -185,7 +199,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--migrate", action="store_true",
                         help="bring the database's schema to this version (as every start does), say what "
                              "changed, exit")
+    parser.add_argument("--mailing", metavar="FILE",
+                        help="make a mailing of the text in FILE (the running bot sends it), show its progress")
+    parser.add_argument("--at", metavar='"YYYY-MM-DD HH:MM"', help="with --mailing: when, local time in TIMEZONE")
     args = parser.parse_args(argv)
+    if args.at is not None and args.mailing is None:
+        parser.error("--at goes with --mailing FILE")
     if args.sandbox:
         import sandbox
 
@@ -197,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG
     if args.migrate:
         return migrate(settings)
+    if args.mailing is not None:
+        return mailing(settings, args.mailing, args.at)
     return load_catalogue(settings) if args.load_catalogue else run(settings)
 
 
@@ -214,6 +235,18 @@ def migrate(settings: Settings) -> int:
     finally:
         engine.dispose()
     return 0
+
+
+def mailing(settings: Settings, path: str, at: str | None) -> int:
+    """The operator's mailing: made here, sent by the running bot (mailing_cli.py)."""
+    try:
+        return mailing_cli.run(settings, path, at)
+    except db.SchemaTooNew as problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    except SQLAlchemyError as exc:
+        print(f"error: the database (DATABASE_URL) cannot be used: {database_problem(exc)}", file=sys.stderr)
+        return 1
 
 
 def load_catalogue(settings: Settings) -> int:

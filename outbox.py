@@ -16,6 +16,9 @@ the requests themselves go through vk_functions.
 - Error 5 (the token is not valid any more): nothing is marked and no attempt counted, the
   replies stay pending for a restart with a valid token; the sender calls `on_auth_failure`
   once and stops.
+- Mailings (mailer.py, the optional `mailer`): only in a pass that found no reply due, one
+  request of a mailing at a time, so a live reply waits at most for one mailing request; a small
+  one while customers are being answered (LIVE_WINDOW), a full one otherwise.
 - A delivery pass never ends the thread: an exception is logged with the reply ids, the pass
   goes on, and what was already sent stays recorded.
 """
@@ -23,10 +26,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -46,6 +51,7 @@ FORBIDDEN_CODE = 901  # the user does not allow messages from the community
 # than a day cannot be edited any more (VK's edit window for communities).
 MAX_ATTEMPTS = 20
 MAX_AGE = timedelta(hours=24)
+LIVE_WINDOW = 10.0  # seconds after a live reply went out during which mailing requests stay small
 RANDOM_ID_SPAN = 2**31 - 1  # VK's random_id is a signed 32-bit number; 0 switches its check off
 
 
@@ -88,6 +94,15 @@ class Worker(threading.Thread):
         self._wake.wait(seconds)
 
 
+class Mailings(Protocol):
+    """What the sender asks of mailer.Mailer when no live reply is due."""
+
+    # One request made ("request"), nothing to do ("idle"), token refused ("auth"); `busy`: customers
+    # are being answered, so the request is a small one.
+    def work(self, busy: bool = False) -> str: ...
+    def wait(self) -> float | None: ...  # seconds until it may have work; None: no mailing waits
+
+
 class OutboxSender(Worker):
     """Delivers committed replies, oldest first, until VK accepts or refuses each.
 
@@ -100,9 +115,12 @@ class OutboxSender(Worker):
     def __init__(self, client: VkClient, sessions: sessionmaker[Session], retry: Backoff | None = None,
                  idle_wait: float = 5.0, batching: bool = True, retry_later: Backoff | None = None,
                  on_auth_failure: Callable[[], None] | None = None, max_attempts: int = MAX_ATTEMPTS,
-                 max_age: timedelta = MAX_AGE, lease_held: Callable[[], bool] | None = None):
+                 max_age: timedelta = MAX_AGE, lease_held: Callable[[], bool] | None = None,
+                 mailer: Mailings | None = None):
         super().__init__("outbox-sender")
         self.lease_held = lease_held or (lambda: True)  # standby.py: False once another process is active
+        self.mailer = mailer  # mailings go only when no live reply is due: one request per pass
+        self._live_at = float("-inf")  # time.monotonic() of the last pass that delivered replies
         self.batching = batching
         self._forbidden_logged: set[int] = set()
         self.client = client
@@ -125,6 +143,10 @@ class OutboxSender(Worker):
             self._wake.clear()
             try:  # both reads guarded: nothing a pass meets may end the sender thread
                 handled = self.deliver_due()
+                if handled:
+                    self._live_at = time.monotonic()
+                elif not stopping:
+                    handled = self._mail()
                 wait = None if handled or stopping else self._next_wait()
                 failures = 0
             except Exception as exc:  # noqa: BLE001 - logged, and the next pass goes on
@@ -144,9 +166,18 @@ class OutboxSender(Worker):
     def _next_wait(self) -> float:
         with self.sessions.begin() as session:
             due = dbf.next_outbox_time(session)
-        if due is None:
-            return self.idle_wait
-        return max(0.0, min(self.idle_wait, (due - utcnow()).total_seconds()))
+        wait = self.idle_wait if due is None else max(0.0, min(self.idle_wait, (due - utcnow()).total_seconds()))
+        mailing = self.mailer.wait() if self.mailer is not None else None
+        return wait if mailing is None else min(wait, mailing)
+
+    def _mail(self) -> int:
+        """One mailing request (mailer.py) when no live reply was due: 1 if it made one."""
+        if self.mailer is None or self.auth_failed.is_set() or not self.lease_held():
+            return 0
+        done = self.mailer.work(busy=time.monotonic() - self._live_at < LIVE_WINDOW)
+        if done == "auth":
+            self._auth_lost()
+        return int(done == "request")
 
     def random_id(self, row) -> int:
         return row.random_id if row.random_id is not None else random_id_of(self._base, row.id)

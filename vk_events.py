@@ -44,6 +44,22 @@ def _attachment_types(message: Mapping) -> tuple[str, ...]:
     return (*kinds, *(("fwd",) if isinstance(message.get("reply_message"), Mapping) else ()))
 
 
+def _photos(message: Mapping) -> tuple[str, ...]:
+    """The message's photos as messages.send takes them back: photo{owner_id}_{id}, with
+    _{access_key} when VK gave one (a photo sent in a private message is not public)."""
+    items = message.get("attachments")
+    photos = [item.get("photo") for item in items if isinstance(item, Mapping) and item.get("type") == "photo"
+              ] if isinstance(items, list) else []
+    found = []
+    for photo in (p for p in photos if isinstance(p, Mapping)):
+        owner, number, key = int_or(photo.get("owner_id")), int_or(photo.get("id")), photo.get("access_key")
+        if owner and number > 0:
+            found.append(f"photo{owner}_{number}" + (f"_{key}" if isinstance(key, str) and ACCESS_KEY.fullmatch(key)
+                                                     else ""))
+    return tuple(found)
+
+
+ACCESS_KEY = re.compile(r"[0-9A-Za-z]{1,64}")
 EVENT_ID = re.compile(r"[0-9A-Za-z_\-]{1,64}")
 
 
@@ -103,6 +119,7 @@ def _parse_message(event_id: str, message: Mapping, client_info=None) -> Incomin
         kind="message", event_id=event_id, user_id=int_or(message.get("from_id")), peer_id=peer_id,
         text=clean_text(message.get("text")), payload=payload, payload_malformed=malformed,
         attachments=_attachment_types(message), cmid=int_or(message.get("conversation_message_id")) or None,
+        photos=_photos(message),
         from_chat=peer_id >= CHAT_PEER_START or peer_id <= 0, callbacks=_callbacks_shown(client_info),
     )
     if payload and payload.get("command") == NOT_SUPPORTED_BUTTON and payload.get("button_type") == "callback":

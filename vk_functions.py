@@ -16,7 +16,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 import requests
@@ -327,6 +327,78 @@ def take_batch(rows: list, max_calls: int = EXECUTE_MAX_CALLS) -> list:
         batch.append(row)
         peers.add(row.peer_id)
     return batch
+
+
+# --- Mailings: one request of up to 25 messages.send, each to up to 100 peers ------------------
+PEER_IDS_MAX = 100  # VK's limit for messages.send's peer_ids
+
+
+@dataclass(frozen=True)
+class PeerSend:
+    """One messages.send to up to PEER_IDS_MAX peers with its own fixed random_id (a mailing's chunk)."""
+
+    peer_ids: tuple[int, ...]
+    text: str
+    random_id: int
+    keyboard: str | None = None
+    attachment: str | None = None
+
+
+def peer_send_params(send: PeerSend) -> dict:
+    params = {"peer_ids": ",".join(map(str, send.peer_ids)), "message": send.text, "random_id": send.random_id,
+              "dont_parse_links": 1}
+    if send.keyboard is not None:
+        params["keyboard"] = send.keyboard
+    if send.attachment:
+        params["attachment"] = send.attachment
+    return params
+
+
+def peer_send_size(send: PeerSend) -> int:
+    """About how many characters of execute code the send takes (see EXECUTE_MAX_CODE)."""
+    return len(send.text) + len(send.keyboard or "") + len(send.attachment or "") + 12 * len(send.peer_ids) + 200
+
+
+def send_to_peers(client: VkClient, sends: list[PeerSend]) -> list[dict[int, Delivery]]:
+    """Send several peer_ids messages in one `execute` (one attempt: the caller paces its own
+    retries, so a live reply never waits behind them); each peer's own outcome, by peer id. A
+    failure of the whole request is every peer's; one peer's 901 touches no other."""
+    calls = [("messages.send", peer_send_params(send)) for send in sends]
+    try:
+        answer = client.call("execute", {"code": execute_code(calls)}, attempts=1, raw=True)
+    except (VkUnavailable, ApiHttpError, requests.RequestException, ValueError) as exc:
+        return [_every_peer(send, Delivery(DeliveryStatus.RETRY, error=describe(exc))) for send in sends]
+    except ApiError as exc:
+        return [_every_peer(send, _error_delivery(exc.code, describe(exc))) for send in sends]
+    results = answer.get("response") if isinstance(answer, Mapping) else None
+    if not isinstance(results, list) or len(results) != len(sends):
+        return [_every_peer(send, _odd_answer("execute")) for send in sends]
+    errors = _errors_by_method(answer.get("execute_errors"))
+    return [peer_results(send, result, errors) for send, result in zip(sends, results)]
+
+
+def _every_peer(send: PeerSend, delivery: Delivery) -> dict[int, Delivery]:
+    return dict.fromkeys(send.peer_ids, delivery)
+
+
+def peer_results(send: PeerSend, result, errors: dict[str, deque]) -> dict[int, Delivery]:
+    """One peer_ids call's answer: an entry per peer (a message id, or that peer's error). A peer's
+    own error is final, whatever its code: sent again with the chunk's random_id, VK would drop it
+    as a repeat. A peer missing from the answer is retried (VK answers a repeat with what it sent)."""
+    if not isinstance(result, list):
+        return _every_peer(send, _batch_result("messages.send", result, errors))
+    entries = {int_or(e.get("peer_id")): e for e in result if isinstance(e, Mapping)}
+    outcomes = {}
+    for peer in send.peer_ids:
+        entry = entries.get(peer)
+        if entry is None:
+            outcomes[peer] = _odd_answer("a peer missing from the peer_ids answer")
+        elif "error" in entry:
+            refused = _peer_error(entry["error"])
+            outcomes[peer] = replace(refused, status=DeliveryStatus.FAILED) if refused.status in RETRIES else refused
+        else:
+            outcomes[peer] = Delivery(DeliveryStatus.SENT)
+    return outcomes
 
 
 # --- Start-up checks ---------------------------------------------------------------

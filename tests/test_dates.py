@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import dialogue as d
-import messages as msg
+import dates
 from dates import parse_date
 
 UTC = timezone.utc
@@ -67,7 +67,7 @@ def test_month_names(text, expected):
     assert parse_date(text, TODAY) == expected
 
 
-@pytest.mark.parametrize("month, word", [(number, word) for number, words in enumerate(msg.MONTH_WORDS, start=1)
+@pytest.mark.parametrize("month, word", [(number, word) for number, words in enumerate(dates.MONTH_WORDS, start=1)
                                          for word in words])
 def test_every_case_form_and_short_form_of_every_month(month, word):
     assert parse_date(f"20 {word}", TODAY).month == month

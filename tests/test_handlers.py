@@ -136,8 +136,9 @@ def test_a_stored_draft_of_the_wrong_shape_is_read_tolerantly():
 def test_every_effect_has_a_store_and_a_follow_up():
     import db_functions as dbf
 
+    import mail
     import people
 
-    effects = {kind for module in (d, people) for kind in vars(module).values()
+    effects = {kind for module in (d, people, mail) for kind in vars(module).values()
                if isinstance(kind, type) and issubclass(kind, d.Effect) and kind is not d.Effect}
     assert effects and set(h.FOLLOW_UPS) == effects == set(dbf.STORES)

@@ -67,7 +67,7 @@ def at_summary(chat=None) -> Chat:
                                          msg.BTN_HELP]),
     (("booking",), CUSTOMER, [msg.BTN_BOOK, msg.BTN_MY_ORDERS, msg.BTN_HANDOVER, msg.BTN_HELP]),
     (("services",), MANAGER, [msg.BTN_SERVICES, msg.BTN_MY_ORDERS, msg.BTN_PENDING, msg.BTN_TODAY, msg.BTN_STATS,
-                              msg.BTN_HELP]),
+                              msg.BTN_MAILING, msg.BTN_HELP]),
 ])
 def test_menu_shows_enabled_scenarios_and_manager_commands(scenarios, user, expected):
     chat = Chat(user_id=user, scenarios=scenarios)

@@ -14,8 +14,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PURE = {"messages", "slots", "keyboard", "catalogue", "planning", "dates"}
-SHARED = PURE | {"dialogue", "people"}
-STORAGE = {"config", "db_models", "db", "db_catalogue", "db_jobs", "db_people", "db_functions"}
+SHARED = PURE | {"dialogue", "people", "mail"}
+STORAGE = {"config", "db_models", "db", "db_catalogue", "db_jobs", "db_people", "db_functions", "db_mailings"}
 ADAPTERS = STORAGE | {"vk_functions", "vk_events", "outbox", "jobs", "loop"}
 
 # Every top-level module, and the project modules it may import. A new module must be placed here.
@@ -23,43 +23,49 @@ ALLOWED: dict[str, set[str]] = {
     "messages": set(),
     "slots": set(),
     "planning": set(),
-    "dates": {"messages"},
+    "dates": set(),
     "keyboard": {"messages"},
     "catalogue": {"slots"},
     "dialogue": PURE,
     "people": PURE | {"dialogue"},  # names on cards, the hand-over's effects
+    "mail": PURE | {"dialogue"},  # the mailings' effects
     "services": SHARED,
     "booking": SHARED | {"services"},
     "orders": SHARED | {"services", "booking"},
     "handover": SHARED,  # a person when asked
+    "mailing": SHARED | {"orders"},  # a manager's «Рассылка», «Отписаться» / «Подписаться», «Сводка»
     "aftercare": SHARED | {"services", "booking", "orders", "handover"},
     "rescheduling": SHARED | {"booking", "orders"},
-    "handlers": SHARED | {"services", "booking", "orders", "aftercare", "rescheduling", "handover"},
+    "handlers": SHARED | {"services", "booking", "orders", "aftercare", "rescheduling", "handover", "mailing"},
     "config": SHARED,
     "db_models": SHARED,
     "db": SHARED | {"db_models"},
     "db_catalogue": {"catalogue", "slots", "db_models", "db"},
     "db_jobs": SHARED | {"db_models", "db"},
     "db_people": SHARED | {"db_models", "db"},  # the hand-over flag, the names cache and its sweep
-    "db_functions": SHARED | {"db_models", "db", "db_catalogue", "db_jobs", "db_people"},
+    "db_mailings": SHARED | {"db_models", "db"},  # mailings: recipients, rows, the delivery's queries
+    "db_functions": SHARED | {"db_models", "db", "db_catalogue", "db_jobs", "db_people", "db_mailings"},
     "drafts": SHARED | {"db_functions", "db_models"},  # the drafts sweep: a pure decision and its adapter
     "vk_functions": SHARED | {"config"},
     "vk_events": SHARED | {"vk_functions"},
     "outbox": SHARED | {"config", "db_models", "db_functions", "vk_functions"},
     "jobs": SHARED | {"config", "db_models", "db", "db_catalogue", "db_functions", "db_jobs", "vk_functions",
                       "outbox"},
+    "mailer": SHARED | {"config", "db_models", "db", "db_mailings", "db_functions", "vk_functions", "outbox"},
     "loop": SHARED | {"config", "db_models", "db", "db_catalogue", "db_functions", "vk_functions", "vk_events",
                       "outbox", "jobs"},
     "standby": SHARED | {"config", "db"},  # which process of a community is active: the lease
     "sandbox": SHARED | ADAPTERS | {"vk_emulator"},
+    "mailing_cli": SHARED | {"config", "db", "db_models", "db_mailings"},  # main.py --mailing: create, then watch
     "main": SHARED | ADAPTERS | {"handlers", "services", "booking", "orders", "aftercare", "sandbox",
-                                 "drafts", "standby"},
+                                 "drafts", "standby", "mailer", "mailing_cli"},
     "vk_emulator": set(),  # a stand-in for VK: knows nothing of the bot
 }
 # Third-party packages a layer must not reach for.
 FORBIDDEN_PACKAGES = {
     **{name: {"sqlalchemy", "vk_api", "requests"}
-       for name in SHARED | {"services", "booking", "orders", "aftercare", "rescheduling", "handlers", "handover"}},
+       for name in SHARED | {"services", "booking", "orders", "aftercare", "rescheduling", "handlers", "handover",
+                            "mailing"}},
     "vk_functions": {"sqlalchemy"},
     "vk_events": {"sqlalchemy"},
 }

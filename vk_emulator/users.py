@@ -191,6 +191,11 @@ class UsersMixin:
         with self._cond:
             return list(self._calls)
 
+    def calls_since(self, index: int) -> list[Call]:
+        """The calls received after the first `index` ones (cheap to poll: copies only those)."""
+        with self._cond:
+            return self._calls[index:]
+
     @property
     def events(self) -> list[dict[str, Any]]:
         with self._cond:
