@@ -125,7 +125,7 @@ def run(settings: Settings, path: str, at: str | None, *, out: TextIO = sys.stdo
     except MailingInputError as problem:
         print(f"error: {problem}", file=err)
         return EXIT_INPUT
-    engine = db.make_engine(settings.database_url)
+    engine = db.make_engine(settings.database_url, schema=settings.database_schema)
     try:
         db.migrate(engine)
         sessions = db.make_session_factory(engine)
