@@ -24,15 +24,17 @@ from __future__ import annotations
 import logging
 import threading
 import traceback
+from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 
+from sqlalchemy import inspect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 import db_functions as dbf
-from db_models import utcnow
+from db_models import Outbox, utcnow
 from dialogue import Reply, ReplyKind
 from vk_functions import EXECUTE_MAX_CALLS, RETRIES, Backoff, Delivery, DeliveryStatus, VkClient, deliver, \
     deliver_batch, take_batch
@@ -47,12 +49,26 @@ FORBIDDEN_CODE = 901  # the user does not allow messages from the community
 MAX_ATTEMPTS = 20
 MAX_AGE = timedelta(hours=24)
 RANDOM_ID_SPAN = 2**31 - 1  # VK's random_id is a signed 32-bit number; 0 switches its check off
+READ_LIMIT = 200  # replies read from the outbox in one pass
+RECENT_IDS = 20_000  # ids of replies sent lately, kept so that none goes twice (see OutboxSender.hand)
 
 
 def random_id_of(base: int, row_id: int) -> int:
     """A reply's random_id: in 1..2**31-1, distinct for any 2**31-1 consecutive row ids, and
     the same on every retry of the row."""
     return (base + row_id - 1) % RANDOM_ID_SPAN + 1
+
+
+class Handed:
+    """An outbox row as the loop's transaction committed it (its loaded columns), for the sender."""
+
+    def __init__(self, values: dict):
+        self.__dict__.update({column: values.get(column) for column in HANDED_COLUMNS})
+        self.attempts = self.attempts or 0
+        self.created_at = self.created_at or utcnow()
+
+
+HANDED_COLUMNS = tuple(Outbox.__table__.columns.keys())
 
 
 def where(exc: BaseException) -> str:
@@ -80,12 +96,12 @@ class Worker(threading.Thread):
         self._stopping.set()
         self._wake.set()
 
-    def rest(self, seconds: float) -> None:
-        """Until woken, stopped, or `seconds` passed; idle meanwhile unless a wake is pending."""
+    def rest(self, seconds: float) -> bool:
+        """Until woken, stopped, or `seconds` passed (False); idle meanwhile unless a wake is pending."""
         with self._lock:
             if not self._wake.is_set():
                 self.idle.set()
-        self._wake.wait(seconds)
+        return self._wake.wait(seconds)
 
 
 class OutboxSender(Worker):
@@ -116,6 +132,36 @@ class OutboxSender(Worker):
         self.idle_wait = idle_wait
         self._base: int | None = None  # read from the database once, at the first pass
         self.delivered = 0
+        # Handed over by the loop after its commit (hand): sent without reading them back while
+        # the outbox is `clear`: the last read found all that was due, no reply waits for a retry,
+        # and everything sent since went through. Otherwise (and for a wake() from anyone else)
+        # the pass reads the outbox, as it always did.
+        self._handed: list = []
+        self._read_asked = True
+        self._clear = False
+        self._settled = False  # the last pass sent only handed rows and left the outbox clear
+        # Ids sent lately: a row the loop hands over just after a read found it committed is
+        # not sent twice.
+        self._recent: deque[int] = deque(maxlen=RECENT_IDS)
+        self._recent_set: set[int] = set()
+
+    def wake(self) -> None:
+        """Something new was committed: the next pass reads the outbox."""
+        self._read_asked = True
+        super().wake()
+
+    def hand(self, rows: Sequence | None) -> None:
+        """Rows the loop's transaction just committed (dbf.enqueued), to send without reading them
+        back; None: what was committed is not known, the next pass reads the outbox."""
+        if rows is None:
+            self.wake()
+            return
+        if not rows:
+            return
+        snapshots = [Handed(inspect(row).dict) for row in rows]
+        with self._lock:
+            self._handed.extend(snapshots)
+        super().wake()
 
     def run(self) -> None:
         failures = 0
@@ -124,7 +170,7 @@ class OutboxSender(Worker):
             self._wake.clear()
             try:  # both reads guarded: nothing a pass meets may end the sender thread
                 handled = self.deliver_due()
-                wait = None if handled or stopping else self._next_wait()
+                wait = None if (handled and not self._settled) or stopping else self._next_wait()
                 failures = 0
             except Exception as exc:  # noqa: BLE001 - logged, and the next pass goes on
                 failures += 1
@@ -137,10 +183,12 @@ class OutboxSender(Worker):
                 continue
             if stopping:
                 return  # one last pass after stop(): the event in hand gets its replies
-            if wait is not None:
-                self.rest(wait)
+            if wait is not None and not self.rest(wait):
+                self._read_asked = True  # rested its full time: read, as a safety net
 
     def _next_wait(self) -> float:
+        if self._settled:
+            return self.idle_wait  # nothing waits in the outbox: rest until handed or woken
         with self.sessions.begin() as session:
             due = dbf.next_outbox_time(session)
         if due is None:
@@ -154,14 +202,18 @@ class OutboxSender(Worker):
         """One pass over what is due, in batches; returns how many replies were handled."""
         if self.auth_failed.is_set():
             return 0
-        with self.sessions.begin() as session:
-            if self._base is None:
-                self._base = dbf.random_base(session)
-            rows = list(dbf.due_outbox(session, utcnow(), limit=200))
+        with self._lock:
+            handed, self._handed = self._handed, []
+            read, self._read_asked = self._read_asked or not handed or not self._clear, False
+        rows = self._read_due() if read else [row for row in handed if row.id not in self._recent_set]
+        self._settled = False
         handled, unrecorded, auth_lost = 0, ([], []), False
         while rows and not auth_lost:
             batch = take_batch(rows) if self.batching else rows[:1]
             outcomes = self._send(batch)
+            self._remember(batch)
+            if any(o.status != DeliveryStatus.SENT for o in outcomes):
+                self._clear = False  # a retry, a refusal: the outbox is read again until it is clear
             unrecorded[0].extend(batch)
             unrecorded[1].extend(outcomes)
             if len(unrecorded[0]) >= EXECUTE_MAX_CALLS:
@@ -177,7 +229,27 @@ class OutboxSender(Worker):
         self._record(*unrecorded)
         if auth_lost:
             self._auth_lost()
+        self._settled = not read and self._clear
         return handled
+
+    def _read_due(self) -> list:
+        """What is due, read from the outbox; the outbox is clear if that was all and no reply
+        waits for a retry. (A pass records what it sent before it ends, so nothing read here
+        was sent already.)"""
+        now = utcnow()
+        with self.sessions.begin() as session:
+            if self._base is None:
+                self._base = dbf.random_base(session)
+            rows = list(dbf.due_outbox(session, now, limit=READ_LIMIT))
+            self._clear = len(rows) < READ_LIMIT and not dbf.retry_waiting(session, now)
+        return rows
+
+    def _remember(self, batch: Sequence) -> None:
+        for row in batch:
+            if len(self._recent) == self._recent.maxlen:
+                self._recent_set.discard(self._recent[0])
+            self._recent.append(row.id)
+            self._recent_set.add(row.id)
 
     def _send(self, batch: list) -> list[Delivery]:
         """The batch's outcomes; an exception (an answer nobody foresaw) makes them retries."""

@@ -108,10 +108,10 @@ class InstrumentedBot:
         batch_times: list[float] = []
         batch_counts: list[int] = []
 
-        def timed_apply(session, event):
+        def timed_apply(session, event, **kwargs):
             before, start = self._count, time.perf_counter()
             try:
-                return apply(session, event)
+                return apply(session, event, **kwargs)
             finally:
                 batch_times.append(time.perf_counter() - start)
                 batch_counts.append(self._count - before)
