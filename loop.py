@@ -24,6 +24,7 @@ from vk_api.exceptions import ApiError, ApiHttpError
 
 import catalogue
 import db
+import db_batch
 import db_catalogue as dbc
 import db_functions as dbf
 from config import Settings
@@ -40,6 +41,9 @@ log = logging.getLogger("bot")
 EVENT_MEMORY = timedelta(days=3)  # VK never re-delivers an update older than this
 OUTBOX_MEMORY = timedelta(days=30)  # delivered replies kept this long, for the operator's questions
 PRUNE_EVERY = 3600.0  # seconds
+# Events a transaction: a long poll answer of more goes in several, so the sender delivers the
+# first ones' replies while the next are applied (a burst is answered at VK's pace, not after it).
+BATCH_EVENTS = 50
 MAX_EFFECTS = 50  # per event: follow-ups that keep asking for effects are a bug, not a dialogue
 VK_TROUBLE = (VkUnavailable, ApiError, ApiHttpError, requests.RequestException, ValueError)
 T = TypeVar("T")
@@ -339,14 +343,21 @@ class Bot:
         return event
 
     def handle_batch(self, updates: Sequence[Mapping]) -> None:
-        """Apply one long poll answer in one transaction, each event in a savepoint (one that fails
-        is rolled back alone and apologised for), the poll position stored with them; after the
-        commit the replies are handed to the sender. Never raises: if the batch as a whole cannot
-        be committed, its events are applied one transaction each instead."""
+        """Apply one long poll answer, BATCH_EVENTS events a transaction, each event in a savepoint
+        (one that fails is rolled back alone and apologised for), the poll position stored with
+        the last ones; after each commit the replies are handed to the sender, which sends them
+        while the next events are applied. Never raises."""
         events = [event for event in map(self.readable, updates) if event is not None]
         ts = self.poller.unsaved_ts()
         if not events and ts is None:
             return
+        last = max(0, len(events) - 1) // BATCH_EVENTS * BATCH_EVENTS
+        for start in range(0, last + 1, BATCH_EVENTS):
+            self.apply_events(events[start:start + BATCH_EVENTS], ts if start == last else None)
+
+    def apply_events(self, events: Sequence[Incoming], ts: str | None) -> None:
+        """Events (and the position, if given) in one transaction; if that cannot be committed as
+        a whole, one transaction an event instead."""
         try:
             rows = self.work.run(lambda session: self.apply_batch(session, events, ts), f"{len(events)} event(s)")
             self.poller.saved(ts)
@@ -362,18 +373,18 @@ class Bot:
 
     def apply_batch(self, session: Session, events: Sequence[Incoming], ts: str | None) -> list:
         """Inside the batch's transaction: the events, each in a savepoint, then the position. The
-        outbox rows written (dbf.enqueued), for the sender. The events' ids are claimed at once
+        outbox rows written (db_batch.enqueued), for the sender. The events' ids are claimed at once
         (a duplicate in the batch, or one applied before, is skipped) and their replies written
         at once at the end; one that fails is still claimed, as its apology would claim it."""
-        dbf.defer_outbox(session)
-        new = dbf.claim_events(session, [event.event_id for event in events])
+        db_batch.defer_outbox(session)
+        new = db_batch.claim_events(session, [event.event_id for event in events])
         for event in events:
             if event.event_id not in new:
                 continue
             new.discard(event.event_id)  # the same update twice in one answer: applied once
             if event.kind in ("allow", "deny"):
-                dbf.write_enqueued(session)  # a deny gives up what waits for the user: written first
-            mark = len(dbf.enqueued(session))
+                db_batch.write_enqueued(session)  # a deny gives up what waits for the user: written first
+            mark = len(db_batch.enqueued(session))
             try:
                 with session.begin_nested():
                     self.events.apply(session, event, claimed=True)
@@ -381,13 +392,13 @@ class Bot:
                 if lost_connection(exc):
                     raise  # the whole batch is tried again (UnitOfWork); its events are claimed by id in it
                 log.exception("event %s from user %s failed", event.event_id, event.user_id)
-                del dbf.enqueued(session)[mark:]  # rolled back with the savepoint
+                del db_batch.enqueued(session)[mark:]  # rolled back with the savepoint
                 with session.begin_nested():
                     self.store_apology(session, event, claim=False)  # claimed with the batch
-        dbf.write_enqueued(session)
+        db_batch.write_enqueued(session)
         if ts is not None:
             dbf.save_ts(session, self.settings.vk_group_id, ts)
-        return list(dbf.enqueued(session))
+        return list(db_batch.enqueued(session))
 
     def apply_alone(self, event: Incoming) -> None:
         try:

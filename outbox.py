@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -104,6 +105,59 @@ class Worker(threading.Thread):
         return self._wake.wait(seconds)
 
 
+class Recorder:
+    """Marks delivered replies sent, in a thread of its own, so that the sender's next request
+    does not wait for the database (on SQLite, for the loop's transaction holding the write lock).
+    flush() waits until all is marked, and raises what keeps it from marking (it goes on trying)."""
+
+    def __init__(self, sessions: sessionmaker[Session], retry: Backoff):
+        self.sessions, self.retry = sessions, retry
+        self.unmarked: set[int] = set()  # sent, not marked yet
+        self._queue: list[int] = []
+        self._busy, self._error, self._failures = False, None, 0
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def mark(self, ids: Sequence[int]) -> None:
+        if not ids:
+            return
+        with self._cond:
+            self._queue.extend(ids)
+            self.unmarked.update(ids)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="outbox-recorder", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    def flush(self) -> None:
+        with self._cond:
+            self._cond.wait_for(lambda: not (self._queue or self._busy) or self._error is not None)
+            if self._error is not None:
+                error, self._error = self._error, None
+                raise error
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._queue)
+                ids, self._queue, self._busy = self._queue, [], True
+            try:
+                with self.sessions.begin() as session:
+                    dbf.mark_all_sent(session, ids)
+            except Exception as exc:  # noqa: BLE001 - kept, told to flush(), tried again
+                self._failures += 1
+                with self._cond:
+                    self._queue[:0], self._busy, self._error = ids, False, exc
+                    self._cond.notify_all()
+                time.sleep(max(0.05, self.retry.delay(min(self._failures, 5))))
+                continue
+            self._failures = 0
+            with self._cond:
+                self.unmarked.difference_update(ids)
+                self._busy, self._error = False, None
+                self._cond.notify_all()
+
+
 class OutboxSender(Worker):
     """Delivers committed replies, oldest first, until VK accepts or refuses each.
 
@@ -144,6 +198,7 @@ class OutboxSender(Worker):
         # not sent twice.
         self._recent: deque[int] = deque(maxlen=RECENT_IDS)
         self._recent_set: set[int] = set()
+        self.recorder = Recorder(sessions, self.retry)
 
     def wake(self) -> None:
         """Something new was committed: the next pass reads the outbox."""
@@ -169,8 +224,10 @@ class OutboxSender(Worker):
             stopping = self._stopping.is_set()
             self._wake.clear()
             try:  # both reads guarded: nothing a pass meets may end the sender thread
-                handled = self.deliver_due()
+                handled = self.deliver_due(flush=False)
                 wait = None if (handled and not self._settled) or stopping else self._next_wait()
+                if (wait is not None and not self._wake.is_set()) or stopping:
+                    self.recorder.flush()  # all recorded before it rests (or ends), not while more is handed
                 failures = 0
             except Exception as exc:  # noqa: BLE001 - logged, and the next pass goes on
                 failures += 1
@@ -198,8 +255,10 @@ class OutboxSender(Worker):
     def random_id(self, row) -> int:
         return row.random_id if row.random_id is not None else random_id_of(self._base, row.id)
 
-    def deliver_due(self) -> int:
-        """One pass over what is due, in batches; returns how many replies were handled."""
+    def deliver_due(self, flush: bool = True) -> int:
+        """One pass over what is due, in batches; returns how many replies were handled. `flush`:
+        wait until the recorder marked what it sent (the thread waits only before it rests, so
+        that passes follow each other without waiting for the database)."""
         if self.auth_failed.is_set():
             return 0
         with self._lock:
@@ -227,6 +286,8 @@ class OutboxSender(Worker):
             held = {row.peer_id for row, o in zip(batch, outcomes) if o.status in RETRIES}
             rows = [r for r in rows if id(r) not in done and r.peer_id not in held]
         self._record(*unrecorded)
+        if flush:
+            self.recorder.flush()
         if auth_lost:
             self._auth_lost()
         self._settled = not read and self._clear
@@ -234,15 +295,14 @@ class OutboxSender(Worker):
 
     def _read_due(self) -> list:
         """What is due, read from the outbox; the outbox is clear if that was all and no reply
-        waits for a retry. (A pass records what it sent before it ends, so nothing read here
-        was sent already.)"""
+        waits for a retry. What was sent and is not marked yet is left out."""
         now = utcnow()
         with self.sessions.begin() as session:
             if self._base is None:
                 self._base = dbf.random_base(session)
             rows = list(dbf.due_outbox(session, now, limit=READ_LIMIT))
             self._clear = len(rows) < READ_LIMIT and not dbf.retry_waiting(session, now)
-        return rows
+        return [row for row in rows if row.id not in self.recorder.unmarked]  # sent, its mark on the way
 
     def _remember(self, batch: Sequence) -> None:
         for row in batch:
@@ -278,12 +338,13 @@ class OutboxSender(Worker):
         if not rows:
             return
         plain = [row.id for row, o in zip(rows, outcomes) if o.status == DeliveryStatus.SENT and o.cmid is None]
-        with self.sessions.begin() as session:
-            dbf.mark_all_sent(session, plain)
-            for row, outcome in zip(rows, outcomes):
-                if row.id not in plain:
-                    self._record_one(session, row, outcome)
+        self.recorder.mark(plain)  # in the recorder's thread: the next request need not wait for it
         self.delivered += len(plain)
+        others = [(row, outcome) for row, outcome in zip(rows, outcomes) if row.id not in plain]
+        if others:  # retries and refusals now: what the next read finds depends on them
+            with self.sessions.begin() as session:
+                for row, outcome in others:
+                    self._record_one(session, row, outcome)
 
     def _record_one(self, session: Session, row, outcome: Delivery) -> None:
         if outcome.status == DeliveryStatus.SENT:  # a manager card: its cmid is kept for later edits

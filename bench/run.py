@@ -315,14 +315,18 @@ def measure_vk_api_default_pacing(requests: int) -> float:
 # --- burst -----------------------------------------------------------------------------------------
 def drive_burst(emu, bot, customers: int) -> dict:
     users = range(20_000, 20_000 + customers)
-    start = time.monotonic()
+    start, wall = time.monotonic(), time.time()
     with emu.held():  # all at once
         for user in users:
             emu.send_text(user, "Привет")
     done = emu.wait_for(lambda: all(emu.message_counts(users)), 300)
     elapsed = time.monotonic() - start
+    sends = [c.time - wall for c in emu.calls if not c.via_execute and c.method in ("execute", "messages.send")]
     requests = len([c for c in emu.calls if not c.via_execute and c.time >= 0])
-    return {"customers": customers, "all_answered": done, "seconds": round(elapsed, 2), "requests": requests}
+    # where the time went: the first request's start, and the requests' rate from the first to the last
+    return {"customers": customers, "all_answered": done, "seconds": round(elapsed, 2), "requests": requests,
+            "first_request_s": round(sends[0], 2) if sends else None,
+            "requests_per_s": round((len(sends) - 1) / (sends[-1] - sends[0]), 2) if len(sends) > 1 else None}
 
 
 def measure_burst(kind: str, folder: Path, customers: int, batching: bool) -> dict:
@@ -449,7 +453,8 @@ def table(results: dict) -> str:
         return lambda r: show(r[phase]) if phase in r else "-"
 
     add("API req/s under backlog (share of 20/s)", each("pacing", lambda p: f"{p['ours_rps']} ({p['ours_share']:.0%})"))
-    add("vk_api default pacing req/s (share)", each("pacing", lambda p: f"{p['baseline_rps']} ({p['baseline_share']:.0%})"))
+    add("vk_api default pacing req/s (share)",
+        each("pacing", lambda p: f"{p['baseline_rps']} ({p['baseline_share']:.0%})"))
     add("errors 6 seen (all phases)", lambda r: sum(r[k]["errors_6"] for k in (
         "pacing", "burst_batched", "burst_single", "dialogues") if k in r))
     add("burst answered, batched (s, requests)", each("burst_batched", lambda b: f"{b['seconds']} s, {b['requests']}"))

@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PURE = {"messages", "slots", "keyboard", "catalogue", "planning", "dates"}
 SHARED = PURE | {"dialogue", "people"}
-STORAGE = {"config", "db_models", "db", "db_catalogue", "db_jobs", "db_people", "db_functions"}
+STORAGE = {"config", "db_models", "db", "db_catalogue", "db_jobs", "db_people", "db_batch", "db_functions"}
 ADAPTERS = STORAGE | {"vk_functions", "vk_events", "outbox", "jobs", "loop"}
 
 # Every top-level module, and the project modules it may import. A new module must be placed here.
@@ -41,15 +41,16 @@ ALLOWED: dict[str, set[str]] = {
     "db_catalogue": {"catalogue", "slots", "db_models", "db"},
     "db_jobs": SHARED | {"db_models", "db"},
     "db_people": SHARED | {"db_models", "db"},  # the hand-over flag, the names cache and its sweep
-    "db_functions": SHARED | {"db_models", "db", "db_catalogue", "db_jobs", "db_people"},
+    "db_batch": SHARED | {"db_models", "db"},  # a batch of events' claims and replies, written at once
+    "db_functions": SHARED | {"db_models", "db", "db_catalogue", "db_jobs", "db_people", "db_batch"},
     "drafts": SHARED | {"db_functions", "db_models"},  # the drafts sweep: a pure decision and its adapter
     "vk_functions": SHARED | {"config"},
     "vk_events": SHARED | {"vk_functions"},
     "outbox": SHARED | {"config", "db_models", "db_functions", "vk_functions"},
     "jobs": SHARED | {"config", "db_models", "db", "db_catalogue", "db_functions", "db_jobs", "vk_functions",
                       "outbox"},
-    "loop": SHARED | {"config", "db_models", "db", "db_catalogue", "db_functions", "vk_functions", "vk_events",
-                      "outbox", "jobs"},
+    "loop": SHARED | {"config", "db_models", "db", "db_batch", "db_catalogue", "db_functions", "vk_functions",
+                      "vk_events", "outbox", "jobs"},
     "sandbox": SHARED | ADAPTERS | {"vk_emulator"},
     "main": SHARED | ADAPTERS | {"handlers", "services", "booking", "orders", "aftercare", "sandbox",
                                  "drafts"},
