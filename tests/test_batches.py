@@ -16,6 +16,7 @@ from db_models import DialogueRow, Outbox
 from dialogue import Reply
 from support import CUSTOMER_ID, MANAGER_IDS
 from test_real_vk_delivery import enqueue, rows, sender_for
+from loop import BATCH_EVENTS
 from vk_functions import Backoff
 
 OTHERS = (CUSTOMER_ID + 1, CUSTOMER_ID + 2)
@@ -112,3 +113,19 @@ def test_handed_rows_wait_behind_a_retry_of_their_peer(emu, sessions, db_url):
     with sessions.begin() as session:
         pending = session.scalars(select(Outbox.text).where(Outbox.status == "pending").order_by(Outbox.id)).all()
     assert pending == ["one", "two"]
+
+
+def test_a_long_answer_goes_in_several_transactions_the_position_with_the_last(emu, bot):
+    users = range(CUSTOMER_ID + 10, CUSTOMER_ID + 10 + BATCH_EVENTS + 10)
+    for user in users:
+        emu.add_user(user, "Ирина", "Петрова")
+    seen = statements_of(bot.bot.sessions.kw["bind"], "bot")
+    with emu.held():
+        updates = [emu.send_text(user, "Привет") for user in users]
+    for update in updates:
+        bot.settle(update)
+    assert all(emu.message_counts(users))
+    assert sum(s.startswith("INSERT INTO processed_events") for s in seen) == 2
+    assert sum(s.startswith("INSERT INTO poll_state") for s in seen) == 1
+    with bot.bot.sessions.begin() as session:
+        assert dbf.load_ts(session, emu.group_id) == str(emu._ts)
