@@ -218,6 +218,10 @@ def retry_waiting(session: Session, now: datetime) -> bool:
     return session.scalar(query) is not None
 
 
+def newest_outbox_id(session: Session) -> int:
+    return session.scalar(select(func.max(Outbox.id))) or 0
+
+
 def next_outbox_time(session: Session) -> datetime | None:
     query = (select(Outbox.next_try_at).where(Outbox.status == OutboxStatus.PENDING)
              .order_by(Outbox.next_try_at).limit(1))

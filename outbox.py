@@ -194,6 +194,7 @@ class OutboxSender(Worker):
         self._read_asked = True
         self._clear = False
         self._settled = False  # the last pass sent only handed rows and left the outbox clear
+        self._newest = 0  # the newest outbox id the sender knows of (read, or handed)
         # Ids sent lately: a row the loop hands over just after a read found it committed is
         # not sent twice.
         self._recent: deque[int] = deque(maxlen=RECENT_IDS)
@@ -264,7 +265,9 @@ class OutboxSender(Worker):
         with self._lock:
             handed, self._handed = self._handed, []
             read, self._read_asked = self._read_asked or not handed or not self._clear, False
-        rows = self._read_due() if read else [row for row in handed if row.id not in self._recent_set]
+        rows = None if read else self._in_order(handed)
+        if rows is None:
+            read, rows = True, self._read_due()
         self._settled = False
         handled, unrecorded, auth_lost = 0, ([], []), False
         while rows and not auth_lost:
@@ -300,9 +303,21 @@ class OutboxSender(Worker):
         with self.sessions.begin() as session:
             if self._base is None:
                 self._base = dbf.random_base(session)
+            self._newest = dbf.newest_outbox_id(session)
             rows = list(dbf.due_outbox(session, now, limit=READ_LIMIT))
             self._clear = len(rows) < READ_LIMIT and not dbf.retry_waiting(session, now)
         return [row for row in rows if row.id not in self.recorder.unmarked]  # sent, its mark on the way
+
+    def _in_order(self, handed: list) -> list | None:
+        """The handed rows not sent yet, if they are exactly the rows written after the newest the
+        sender knows of: nobody else (the job runner) wrote one in between, so no older reply is
+        skipped. None: the outbox is read instead."""
+        fresh = sorted((row for row in handed if row.id not in self._recent_set), key=lambda row: row.id)
+        if [row.id for row in fresh] != list(range(self._newest + 1, self._newest + 1 + len(fresh))):
+            return None
+        if fresh:
+            self._newest = fresh[-1].id
+        return fresh
 
     def _remember(self, batch: Sequence) -> None:
         for row in batch:

@@ -129,3 +129,14 @@ def test_a_long_answer_goes_in_several_transactions_the_position_with_the_last(e
     assert sum(s.startswith("INSERT INTO poll_state") for s in seen) == 1
     with bot.bot.sessions.begin() as session:
         assert dbf.load_ts(session, emu.group_id) == str(emu._ts)
+
+
+def test_a_reply_someone_else_wrote_meanwhile_is_not_overtaken(emu, sessions, db_url):
+    sender = sender_for(emu, sessions, db_url)
+    assert sender.deliver_due() == 0
+    enqueue(sessions, Reply.send(CUSTOMER_ID, "the job's nudge"))  # the job runner's, its wake not yet there
+    with sessions.begin() as session:
+        handed = dbf.enqueue(session, [Reply.send(CUSTOMER_ID, "the reply")])
+    sender.hand(handed)
+    assert sender.deliver_due() == 2  # not the handed row alone: the gap before it sends the outbox read
+    assert [m.text for m in emu.messages(CUSTOMER_ID)] == ["the job's nudge", "the reply"]
