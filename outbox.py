@@ -108,7 +108,8 @@ class Worker(threading.Thread):
 class Recorder:
     """Marks delivered replies sent, in a thread of its own, so that the sender's next request
     does not wait for the database (on SQLite, for the loop's transaction holding the write lock).
-    flush() waits until all is marked, and raises what keeps it from marking (it goes on trying)."""
+    flush() waits until all is marked (the sender before it rests: `idle` then means recorded),
+    and raises what keeps it from marking (it goes on trying)."""
 
     def __init__(self, sessions: sessionmaker[Session], retry: Backoff):
         self.sessions, self.retry = sessions, retry
@@ -129,12 +130,17 @@ class Recorder:
                 self._thread.start()
             self._cond.notify_all()
 
-    def flush(self) -> None:
+    def flush(self, interrupt: threading.Event | None = None) -> bool:
+        """True once all is marked; False as soon as `interrupt` is set first (the sender has more)."""
         with self._cond:
-            self._cond.wait_for(lambda: not (self._queue or self._busy) or self._error is not None)
+            while (self._queue or self._busy) and self._error is None:
+                if interrupt is not None and interrupt.is_set():
+                    return False
+                self._cond.wait(0.005 if interrupt is not None else None)
             if self._error is not None:
                 error, self._error = self._error, None
                 raise error
+        return True
 
     def _run(self) -> None:
         while True:
@@ -227,8 +233,8 @@ class OutboxSender(Worker):
             try:  # both reads guarded: nothing a pass meets may end the sender thread
                 handled = self.deliver_due(flush=False)
                 wait = None if (handled and not self._settled) or stopping else self._next_wait()
-                if (wait is not None and not self._wake.is_set()) or stopping:
-                    self.recorder.flush()  # all recorded before it rests (or ends), not while more is handed
+                if (wait is not None or stopping) and not self.recorder.flush(None if stopping else self._wake):
+                    wait = None  # more was handed meanwhile: sent first, the marks still on the way
                 failures = 0
             except Exception as exc:  # noqa: BLE001 - logged, and the next pass goes on
                 failures += 1
