@@ -51,6 +51,7 @@ MAX_ATTEMPTS = 20
 MAX_AGE = timedelta(hours=24)
 RANDOM_ID_SPAN = 2**31 - 1  # VK's random_id is a signed 32-bit number; 0 switches its check off
 READ_LIMIT = 200  # replies read from the outbox in one pass
+HANDED_MAX = 1_000  # rows handed and not sent yet kept in memory; past it the outbox is read instead
 RECENT_IDS = 20_000  # ids of replies sent lately, kept so that none goes twice (see OutboxSender.hand)
 
 
@@ -222,7 +223,10 @@ class OutboxSender(Worker):
             return
         snapshots = [Handed(inspect(row).dict) for row in rows]
         with self._lock:
-            self._handed.extend(snapshots)
+            if len(self._handed) + len(snapshots) > HANDED_MAX:  # the sender is behind: the outbox
+                self._handed, self._read_asked = [], True  # holds them, kept out of memory
+            else:
+                self._handed.extend(snapshots)
         super().wake()
 
     def run(self) -> None:

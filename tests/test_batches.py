@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 import db_functions as dbf
 import messages as msg
+import outbox
 from db_models import DialogueRow, Outbox
 from dialogue import Reply
 from support import CUSTOMER_ID, MANAGER_IDS
@@ -140,3 +141,15 @@ def test_a_reply_someone_else_wrote_meanwhile_is_not_overtaken(emu, sessions, db
     sender.hand(handed)
     assert sender.deliver_due() == 2  # not the handed row alone: the gap before it sends the outbox read
     assert [m.text for m in emu.messages(CUSTOMER_ID)] == ["the job's nudge", "the reply"]
+
+
+def test_a_sender_behind_keeps_no_more_than_handed_max_in_memory(emu, sessions, db_url, monkeypatch):
+    monkeypatch.setattr(outbox, "HANDED_MAX", 2)
+    sender = sender_for(emu, sessions, db_url)
+    assert sender.deliver_due() == 0
+    for text in ("one", "two", "three"):
+        with sessions.begin() as session:
+            sender.hand(dbf.enqueue(session, [Reply.send(CUSTOMER_ID, text)]))
+    assert sender._handed == [] and sender._read_asked  # dropped: the outbox has them
+    assert sender.deliver_due() == 3
+    assert [m.text for m in emu.messages(CUSTOMER_ID)] == ["one", "two", "three"]
