@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 import catalogue
+import db_batch
 import db_jobs
 import db_mailings
 import db_people
@@ -181,11 +182,13 @@ def drop_pending_to(session: Session, peer_id: int, reason: str) -> int:
 
 # --- Outbox ---------------------------------------------------------------------------
 def enqueue(session: Session, replies: Iterable[Reply]) -> list[Outbox]:
-    """Store replies to deliver after the commit; the sender derives each random_id (outbox.random_id_of)."""
+    """Store replies to deliver after the commit; the sender derives each random_id (outbox.random_id_of).
+    In a session that defers them (db_batch.defer_outbox) they are only kept, written at once later."""
     rows = [Outbox(kind=r.kind, peer_id=r.peer_id, text=r.text, keyboard=r.keyboard, cmid=r.cmid, callback_id=r.callback_id,
                    card_order_id=r.card_order_id, fallback_text=r.fallback, forward=r.forward) for r in replies]
-    session.add_all(rows)
-    session.flush()
+    db_batch.enqueued(session).extend(rows)
+    if not db_batch.deferred(session):
+        db_batch.write_enqueued(session)
     return rows
 
 
@@ -209,6 +212,16 @@ def due_outbox(session: Session, now: datetime, limit: int = 100) -> Sequence[Ou
         .limit(limit)
     )
     return session.scalars(query).all()
+
+
+def retry_waiting(session: Session, now: datetime) -> bool:
+    """Whether any pending reply waits for a later try (its peer's later replies wait behind it)."""
+    query = select(Outbox.id).where(Outbox.status == OutboxStatus.PENDING, Outbox.next_try_at > now).limit(1)
+    return session.scalar(query) is not None
+
+
+def newest_outbox_id(session: Session) -> int:
+    return session.scalar(select(func.max(Outbox.id))) or 0
 
 
 def next_outbox_time(session: Session) -> datetime | None:

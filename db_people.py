@@ -1,7 +1,7 @@
 """People in the database (issue 13): the hand-over flag on a dialogue, and the names users.get
 gave, cached on vk_users. Like db_functions: the session first, never a commit.
 
-Why names are looked up by a sweep of the job runner (`names_sweep`) and not on the event's
+Why names are looked up by a sweep of the job runner (`NamesSweep`) and not on the event's
 path: a step does no I/O, and a VK call must never delay a card. So an event only leaves its
 user in `dialogues`; the sweep asks VK, in one batched users.get, for the users (and managers)
 seen without a fresh name, and cards read whatever the cache has (SessionView.names), with the
@@ -92,27 +92,35 @@ def save_names(session: Session, asked: Iterable[int], found: Mapping[int, tuple
         session.execute(statement.on_conflict_do_update(index_elements=["user_id"], set_=values))
 
 
-def names_sweep(lookup: Lookup, batch: int = NAMES_BATCH, pause: timedelta = FAIL_PAUSE):
+class NamesSweep:
     """The job runner's sweep that fills names: one batched users.get per cycle for the users seen
-    without a fresh name. A failed lookup is logged and tried again after `pause`; the cards
-    meanwhile show the link. It says nothing (no replies)."""
-    failed_at: list[datetime] = []
+    without a fresh name, asked with no transaction open (jobs.JobRunner.run_sweep: `prepare` and
+    `finish` in transactions of their own, `outside` between them), so a slow VK never holds the
+    database (on SQLite, its one writer) while the loop waits. A failed lookup is logged and tried
+    again after `pause`; the cards meanwhile show the link. It says nothing (no replies)."""
 
-    def sweep(session: Session, ctx: Context) -> list[Reply]:
-        if failed_at and ctx.now - failed_at[-1] < pause:
-            return []
-        ids = names_wanted(session, ctx.now - ctx.timing.names_refresh, ctx.manager_ids, batch)
-        if not ids:
-            return []
+    def __init__(self, lookup: Lookup, batch: int = NAMES_BATCH, pause: timedelta = FAIL_PAUSE):
+        self.lookup, self.batch, self.pause = lookup, batch, pause
+        self.failed_at: datetime | None = None
+
+    def prepare(self, session: Session, ctx: Context) -> list[int] | None:
+        """The ids to look up now, or None."""
+        if self.failed_at is not None and ctx.now - self.failed_at < self.pause:
+            return None
+        return names_wanted(session, ctx.now - ctx.timing.names_refresh, ctx.manager_ids, self.batch) or None
+
+    def outside(self, ids: list[int], ctx: Context) -> Mapping[int, tuple[str, str]] | None:
         try:
-            found = lookup(ids)
+            found = self.lookup(ids)
         except Exception as exc:  # noqa: BLE001 - names are a nicety: the link stands in
             log.warning("users.get for %d users failed (%s): cards show links; trying again in %s", len(ids),
-                        type(exc).__name__, pause)
-            failed_at[:] = [ctx.now]
-            return []
-        failed_at.clear()
-        save_names(session, ids, found, ctx.now)
-        return []
+                        type(exc).__name__, self.pause)
+            self.failed_at = ctx.now
+            return None
+        self.failed_at = None
+        return found
 
-    return sweep
+    def finish(self, session: Session, ctx: Context, ids: list[int], found) -> list[Reply]:
+        if found is not None:
+            save_names(session, ids, found, ctx.now)
+        return []

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -38,6 +38,17 @@ MIN_WAIT = 0.2  # never spin, even if a due job is held by another process
 RETRY_PREFIX = planning.RETRY.split("{")[0]
 
 Sweep = Callable[[Session, Context], Sequence[Reply]]
+
+
+class OutsideSweep(Protocol):
+    """A sweep that asks something outside (db_people.NamesSweep asks VK): `prepare` and `finish`
+    run in transactions of their own, `outside` between them with no transaction open."""
+
+    def prepare(self, session: Session, ctx: Context) -> Any: ...  # what to ask, or None: nothing now
+
+    def outside(self, asked: Any, ctx: Context) -> Any: ...
+
+    def finish(self, session: Session, ctx: Context, asked: Any, answer: Any) -> Sequence[Reply]: ...
 
 
 class Decision(Protocol):
@@ -176,6 +187,18 @@ class JobRunner(Worker):
         """Store the outcome's effects (each with its follow-up, as for an event), enqueue the replies."""
         self.enqueue(session, self.applier.store_effects(session, event, ctx, outcome).replies)
 
+    def run_outside(self, sweep: OutsideSweep) -> int:
+        with self.sessions.begin() as session:
+            ctx = self.context(session)
+            asked = sweep.prepare(session, ctx)
+        if asked is None:
+            return 0
+        answer = sweep.outside(asked, ctx)  # no transaction open: a slow VK holds no database lock
+        with self.sessions.begin() as session:
+            replies = tuple(sweep.finish(session, ctx, asked, answer))
+            self.enqueue(session, replies)
+        return len(replies)
+
     def enqueue(self, session: Session, replies: Sequence[Reply]) -> None:
         """The replies as they may go out (nobody's event: every peer's flags are read), enqueued."""
         nobody = Incoming(kind="other", event_id="", user_id=0, peer_id=0)
@@ -198,10 +221,12 @@ class JobRunner(Worker):
                       delay)
             db_jobs.postpone_job(session, job_id, now + delay, planning.RETRY.format(attempts=attempts))
 
-    def run_sweep(self, sweep: Sweep) -> int:
+    def run_sweep(self, sweep: Sweep | OutsideSweep) -> int:
         """One extra pass (e.g. drafts.sweep) in its own transaction, its replies enqueued in it;
-        how many replies it had."""
+        how many replies it had. An OutsideSweep asks outside between two transactions."""
         try:
+            if not callable(sweep):
+                return self.run_outside(sweep)
             with self.sessions.begin() as session:
                 replies = tuple(sweep(session, self.context(session)))
                 self.enqueue(session, replies)

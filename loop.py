@@ -1,5 +1,6 @@
-"""The event loop: the Bots Long Poll read batch by batch, each event applied in one
-transaction (gather, decide, store), its replies delivered after the commit by the sender.
+"""The event loop: the Bots Long Poll read batch by batch, each answer's events applied in one
+transaction, each event in a savepoint (gather, decide, store), the poll position stored with
+them; their replies handed to the sender after the commit.
 Also what every start needs (the database prepared, VK's start-up checks).
 
 The dialogue's logic is handed in as a `Decider` (main.py wires handlers in): this module
@@ -11,7 +12,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import NamedTuple, TypeVar
@@ -23,6 +24,7 @@ from vk_api.exceptions import ApiError, ApiHttpError
 
 import catalogue
 import db
+import db_batch
 import db_catalogue as dbc
 import db_functions as dbf
 from config import Settings
@@ -39,6 +41,9 @@ log = logging.getLogger("bot")
 EVENT_MEMORY = timedelta(days=3)  # VK never re-delivers an update older than this
 OUTBOX_MEMORY = timedelta(days=30)  # delivered replies kept this long, for the operator's questions
 PRUNE_EVERY = 3600.0  # seconds
+# Events a transaction: a long poll answer of more goes in several, so the sender delivers the
+# first ones' replies while the next are applied (a burst is answered at VK's pace, not after it).
+BATCH_EVENTS = 50
 MAX_EFFECTS = 50  # per event: follow-ups that keep asking for effects are a bug, not a dialogue
 VK_TROUBLE = (VkUnavailable, ApiError, ApiHttpError, requests.RequestException, ValueError)
 T = TypeVar("T")
@@ -82,9 +87,10 @@ class EventApplier:
         self.clock = clock  # "now" for the handlers (aware UTC); tests set it to try DST days
         self.catalogue: dbc.CatalogueSnapshot | None = None
 
-    def apply(self, session: Session, event: Incoming) -> bool:
-        """False if the event was applied before (or has no id); else its outcome is stored."""
-        if not event.event_id or not dbf.claim_event(session, event.event_id):
+    def apply(self, session: Session, event: Incoming, claimed: bool = False) -> bool:
+        """False if the event was applied before (or has no id); else its outcome is stored.
+        `claimed`: the caller claimed its id already (Bot.apply_batch claims a batch's at once)."""
+        if not event.event_id or not (claimed or dbf.claim_event(session, event.event_id)):
             return False
         if event.kind in ("allow", "deny"):
             self.messages_allowed(session, event.user_id, event.kind == "allow")
@@ -174,6 +180,12 @@ class EventApplier:
         return outcome
 
 
+def lost_connection(exc: BaseException) -> bool:
+    """The database went away (or refused for now): the transaction's work is tried again."""
+    return isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError)
+                                                 and getattr(exc, "connection_invalidated", False))
+
+
 class UnitOfWork:
     """One transaction around a piece of work. A lost database connection is waited out and
     the work tried again once the database is back, instead of being dropped (VK will not send
@@ -189,7 +201,7 @@ class UnitOfWork:
                 with self.sessions.begin() as session:
                     return work(session)
             except (OperationalError, DBAPIError) as exc:
-                if not getattr(exc, "connection_invalidated", False) and not isinstance(exc, OperationalError):
+                if not lost_connection(exc):
                     raise
                 attempt += 1
                 log.error("database unavailable for %s (%s), retry %d", what,
@@ -253,8 +265,19 @@ class Poller:
         self.poll = None
         return []
 
+    def unsaved_ts(self) -> str | None:
+        """The position, if it moved since it was last stored (None: nothing to store)."""
+        if self.poll is None or self.poll.ts == self.saved_ts:
+            return None
+        return self.poll.ts
+
+    def saved(self, ts: str | None) -> None:
+        """The batch's transaction stored `ts` (None: it had none to store)."""
+        if ts is not None:
+            self.saved_ts = ts
+
     def save_position(self) -> None:
-        """Store the position if it moved (after a batch, or a new ts VK gave after failed 1/3)."""
+        """Store the position if it moved without a batch to carry it (a new ts VK gave after failed 1/3)."""
         if self.poll is None or self.poll.ts == self.saved_ts:
             return
         try:
@@ -277,8 +300,9 @@ def prune(sessions: sessionmaker[Session]) -> None:
 
 # --- the bot -------------------------------------------------------------------------------
 class Bot:
-    """The loop: poll, apply each event in its own transaction, wake the sender, store the
-    position; an event that fails is apologised for, and the loop goes on. The sender and the
+    """The loop: poll, apply each answer's events and its position in one transaction (each event
+    in a savepoint), hand the replies to the sender; an event that fails is apologised for, and
+    the loop goes on. The sender and the
     job runner (if given) run beside it, started and stopped with it."""
 
     def __init__(self, settings: Settings, sessions: sessionmaker[Session], client: VkClient, decider: Decider,
@@ -301,44 +325,115 @@ class Bot:
         self._processed_cond = threading.Condition()
 
     def handle(self, raw: Mapping) -> None:
-        """Apply one raw update; never raises (the loop must not die). An update that cannot be
-        read, or is for another community, is skipped with one log line: it costs only itself."""
+        """Apply one raw update (a batch of one); never raises."""
+        self.handle_batch([raw])
+
+    def readable(self, raw: Mapping) -> Incoming | None:
+        """The update as an event, or None (one log line) when it cannot be read or is for another
+        community: it costs only itself."""
         try:
             event = parse_event(raw)
         except Exception as exc:  # noqa: BLE001 - e.g. RecursionError on a hostile nesting
             log.warning("an update could not be read (%s): skipped", type(exc).__name__)
-            return
+            return None
         group = group_of(raw)
         if group != self.settings.vk_group_id:
             log.warning("update %s is for community %s, not %d: ignored", event.event_id or "(no id)", group,
                         self.settings.vk_group_id)
-            return
+            return None
+        return event
+
+    def handle_batch(self, updates: Sequence[Mapping]) -> None:
+        """Apply one long poll answer, BATCH_EVENTS events a transaction, each event in a savepoint
+        (one that fails is rolled back alone and apologised for), the poll position stored with
+        the last ones; after each commit the replies are handed to the sender, which sends them
+        while the next events are applied. Never raises."""
+        read = [event for event in map(self.readable, updates) if event is not None]
         # The community's own messages come back as message_reply (every reply, every recipient of a
-        # mailing): nothing to apply, so none costs a transaction that live customers would wait behind.
-        own = event.kind == "reply" and event.author is None
+        # mailing): nothing to apply, so none costs work that live customers would wait behind.
+        events = [event for event in read if not (event.kind == "reply" and event.author is None)]
+        self.note_processed(event for event in read if event not in events)
+        ts = self.poller.unsaved_ts()
+        if not events and ts is None:
+            return
+        last = max(0, len(events) - 1) // BATCH_EVENTS * BATCH_EVENTS
+        for start in range(0, last + 1, BATCH_EVENTS):
+            if not self.lease_held():
+                return  # another process is active now: the rest (and the position) are its own
+            self.apply_events(events[start:start + BATCH_EVENTS], ts if start == last else None)
+
+    def note_processed(self, events) -> None:
+        with self._processed_cond:
+            self.processed.extend(event.event_id for event in events)
+            self._processed_cond.notify_all()
+
+    def apply_events(self, events: Sequence[Incoming], ts: str | None) -> None:
+        """Events (and the position, if given) in one transaction; if that cannot be committed as
+        a whole, one transaction an event instead."""
         try:
-            if not own:
-                self.work.run(lambda session: self.events.apply(session, event), f"event {event.event_id}")
+            rows = self.work.run(lambda session: self.apply_batch(session, events, ts), f"{len(events)} event(s)")
+            self.poller.saved(ts)
+        except Exception:  # noqa: BLE001 - one transaction each then, as before batches
+            log.exception("a batch of %d event(s) could not be stored: applying them one by one", len(events))
+            rows = None
+            for event in events:
+                self.apply_alone(event)
+        self.sender.hand(rows)
+        self.note_processed(events)
+
+    def apply_batch(self, session: Session, events: Sequence[Incoming], ts: str | None) -> list:
+        """Inside the batch's transaction: the events, each in a savepoint, then the position. The
+        outbox rows written (db_batch.enqueued), for the sender. The events' ids are claimed at once
+        (a duplicate in the batch, or one applied before, is skipped) and their replies written
+        at once at the end; one that fails is still claimed, as its apology would claim it."""
+        db_batch.defer_outbox(session)
+        new = db_batch.claim_events(session, [event.event_id for event in events])
+        for event in events:
+            if event.event_id not in new:
+                continue
+            new.discard(event.event_id)  # the same update twice in one answer: applied once
+            if event.kind in ("allow", "deny"):
+                db_batch.write_enqueued(session)  # a deny gives up what waits for the user: written first
+            mark = len(db_batch.enqueued(session))
+            try:
+                with session.begin_nested():
+                    self.events.apply(session, event, claimed=True)
+            except Exception as exc:  # noqa: BLE001 - one bad event must not stop the bot
+                if lost_connection(exc):
+                    raise  # the whole batch is tried again (UnitOfWork); its events are claimed by id in it
+                log.exception("event %s from user %s failed", event.event_id, event.user_id)
+                del db_batch.enqueued(session)[mark:]  # rolled back with the savepoint
+                with session.begin_nested():
+                    self.store_apology(session, event, claim=False)  # claimed with the batch
+        db_batch.write_enqueued(session)
+        if ts is not None:
+            dbf.save_ts(session, self.settings.vk_group_id, ts)
+        return list(db_batch.enqueued(session))
+
+    def apply_alone(self, event: Incoming) -> None:
+        try:
+            self.work.run(lambda session: self.events.apply(session, event), f"event {event.event_id}")
         except Exception:  # noqa: BLE001 - one bad event must not stop the bot
             log.exception("event %s from user %s failed", event.event_id, event.user_id)
             self.apologise(event)
-        self.sender.wake()
-        with self._processed_cond:
-            self.processed.append(event.event_id)
-            self._processed_cond.notify_all()
 
     def apologise(self, event: Incoming) -> None:
-        if event.from_chat or event.kind not in ("message", "callback") or not event.peer_id:
-            return
         try:
             with self.sessions.begin() as session:
-                if event.event_id:
-                    dbf.claim_event(session, event.event_id)
-                if event.user_id:  # whatever in the dialogue tripped the handler, start afresh
-                    dbf.save_dialogue(session, event.user_id, State.MENU, {})
-                dbf.enqueue(session, [self.decider.apology(event)])
+                self.store_apology(session, event)
         except Exception:  # noqa: BLE001
             log.exception("could not store the apology for event %s", event.event_id)
+
+    def store_apology(self, session: Session, event: Incoming, claim: bool = True) -> None:
+        """To a customer who wrote or pressed a button in a private dialogue: the event claimed, the
+        dialogue started afresh and an apology queued (anything else is left as it was)."""
+        if event.from_chat or event.kind not in ("message", "callback") or not event.peer_id:
+            return
+        if event.event_id and claim:
+            dbf.claim_event(session, event.event_id)
+        if event.user_id:  # whatever in the dialogue tripped the handler, start afresh
+            dbf.save_dialogue(session, event.user_id, State.MENU, {})
+        dbf.enqueue(session, [self.decider.apology(event)])
 
     def wait_processed(self, event_id: str, timeout: float = 10.0) -> bool:
         with self._processed_cond:
@@ -366,9 +461,9 @@ class Bot:
                     break
                 if self.rejected.is_set() or not self.lease_held():
                     break  # not applied, position not stored: polled again after the restart
-                for raw in updates:
-                    self.handle(raw)
-                self.poller.save_position()
+                if updates:
+                    self.handle_batch(updates)
+                self.poller.save_position()  # a position that moved without updates (failed 1)
         finally:
             if self.jobs is not None:  # before the sender: what the last job said still goes out
                 self.jobs.stop()

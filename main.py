@@ -109,7 +109,7 @@ def build_bot(settings: Settings, client: VkClient | None = None, *, retry: Back
                           lease_held=held)
     decider = Decider(handlers.dispatch, handlers.follow_up, handlers.apology)
     events = EventApplier(settings, decider, clock or utcnow)
-    names = db_people.names_sweep(lambda ids: user_names(client, ids))  # why a sweep: db_people.py
+    names = db_people.NamesSweep(lambda ids: user_names(client, ids))  # why a sweep: db_people.py
     jobs = JobRunner(sessions, events, aftercare.decide, sender, sweeps=(drafts.sweep, names), lease_held=held)
     return Bot(settings, sessions, client, decider, sender=sender, reconnect=reconnect, events=events, jobs=jobs,
                lease_held=held)

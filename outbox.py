@@ -28,16 +28,18 @@ import logging
 import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Protocol
 
+from sqlalchemy import inspect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 import db_functions as dbf
-from db_models import utcnow
+from db_models import Outbox, utcnow
 from dialogue import Reply, ReplyKind
 from vk_functions import EXECUTE_MAX_CALLS, RETRIES, Backoff, Delivery, DeliveryStatus, VkClient, deliver, \
     deliver_batch, take_batch
@@ -53,12 +55,27 @@ MAX_ATTEMPTS = 20
 MAX_AGE = timedelta(hours=24)
 LIVE_WINDOW = 10.0  # seconds after a live reply went out during which mailing requests stay small
 RANDOM_ID_SPAN = 2**31 - 1  # VK's random_id is a signed 32-bit number; 0 switches its check off
+READ_LIMIT = 200  # replies read from the outbox in one pass
+HANDED_MAX = 1_000  # rows handed and not sent yet kept in memory; past it the outbox is read instead
+RECENT_IDS = 20_000  # ids of replies sent lately, kept so that none goes twice (see OutboxSender.hand)
 
 
 def random_id_of(base: int, row_id: int) -> int:
     """A reply's random_id: in 1..2**31-1, distinct for any 2**31-1 consecutive row ids, and
     the same on every retry of the row."""
     return (base + row_id - 1) % RANDOM_ID_SPAN + 1
+
+
+class Handed:
+    """An outbox row as the loop's transaction committed it (its loaded columns), for the sender."""
+
+    def __init__(self, values: dict):
+        self.__dict__.update({column: values.get(column) for column in HANDED_COLUMNS})
+        self.attempts = self.attempts or 0
+        self.created_at = self.created_at or utcnow()
+
+
+HANDED_COLUMNS = tuple(Outbox.__table__.columns.keys())
 
 
 def where(exc: BaseException) -> str:
@@ -86,12 +103,71 @@ class Worker(threading.Thread):
         self._stopping.set()
         self._wake.set()
 
-    def rest(self, seconds: float) -> None:
-        """Until woken, stopped, or `seconds` passed; idle meanwhile unless a wake is pending."""
+    def rest(self, seconds: float) -> bool:
+        """Until woken, stopped, or `seconds` passed (False); idle meanwhile unless a wake is pending."""
         with self._lock:
             if not self._wake.is_set():
                 self.idle.set()
-        self._wake.wait(seconds)
+        return self._wake.wait(seconds)
+
+
+class Recorder:
+    """Marks delivered replies sent, in a thread of its own, so that the sender's next request
+    does not wait for the database (on SQLite, for the loop's transaction holding the write lock).
+    flush() waits until all is marked (the sender before it rests: `idle` then means recorded),
+    and raises what keeps it from marking (it goes on trying)."""
+
+    def __init__(self, sessions: sessionmaker[Session], retry: Backoff):
+        self.sessions, self.retry = sessions, retry
+        self.unmarked: set[int] = set()  # sent, not marked yet
+        self._queue: list[int] = []
+        self._busy, self._error, self._failures = False, None, 0
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def mark(self, ids: Sequence[int]) -> None:
+        if not ids:
+            return
+        with self._cond:
+            self._queue.extend(ids)
+            self.unmarked.update(ids)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="outbox-recorder", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    def flush(self, interrupt: threading.Event | None = None) -> bool:
+        """True once all is marked; False as soon as `interrupt` is set first (the sender has more)."""
+        with self._cond:
+            while (self._queue or self._busy) and self._error is None:
+                if interrupt is not None and interrupt.is_set():
+                    return False
+                self._cond.wait(0.005 if interrupt is not None else None)
+            if self._error is not None:
+                error, self._error = self._error, None
+                raise error
+        return True
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._queue)
+                ids, self._queue, self._busy = self._queue, [], True
+            try:
+                with self.sessions.begin() as session:
+                    dbf.mark_all_sent(session, ids)
+            except Exception as exc:  # noqa: BLE001 - kept, told to flush(), tried again
+                self._failures += 1
+                with self._cond:
+                    self._queue[:0], self._busy, self._error = ids, False, exc
+                    self._cond.notify_all()
+                time.sleep(max(0.05, self.retry.delay(min(self._failures, 5))))
+                continue
+            self._failures = 0
+            with self._cond:
+                self.unmarked.difference_update(ids)
+                self._busy, self._error = False, None
+                self._cond.notify_all()
 
 
 class Mailings(Protocol):
@@ -121,6 +197,7 @@ class OutboxSender(Worker):
         self.lease_held = lease_held or (lambda: True)  # standby.py: False once another process is active
         self.mailer = mailer  # mailings go only when no live reply is due: one request per pass
         self._live_at = float("-inf")  # time.monotonic() of the last pass that delivered replies
+        self._mailing = False  # the last mailing pass made a request: a mailing is under way
         self.batching = batching
         self._forbidden_logged: set[int] = set()
         self.client = client
@@ -135,6 +212,41 @@ class OutboxSender(Worker):
         self.idle_wait = idle_wait
         self._base: int | None = None  # read from the database once, at the first pass
         self.delivered = 0
+        # Handed over by the loop after its commit (hand): sent without reading them back while
+        # the outbox is `clear`: the last read found all that was due, no reply waits for a retry,
+        # and everything sent since went through. Otherwise (and for a wake() from anyone else)
+        # the pass reads the outbox, as it always did.
+        self._handed: list = []
+        self._read_asked = True
+        self._clear = False
+        self._settled = False  # the last pass sent only handed rows and left the outbox clear
+        self._newest = 0  # the newest outbox id the sender knows of (read, or handed)
+        # Ids sent lately: a row the loop hands over just after a read found it committed is
+        # not sent twice.
+        self._recent: deque[int] = deque(maxlen=RECENT_IDS)
+        self._recent_set: set[int] = set()
+        self.recorder = Recorder(sessions, self.retry)
+
+    def wake(self) -> None:
+        """Something new was committed: the next pass reads the outbox."""
+        self._read_asked = True
+        super().wake()
+
+    def hand(self, rows: Sequence | None) -> None:
+        """Rows the loop's transaction just committed (dbf.enqueued), to send without reading them
+        back; None: what was committed is not known, the next pass reads the outbox."""
+        if rows is None:
+            self.wake()
+            return
+        if not rows:
+            return
+        snapshots = [Handed(inspect(row).dict) for row in rows]
+        with self._lock:
+            if len(self._handed) + len(snapshots) > HANDED_MAX:  # the sender is behind: the outbox
+                self._handed, self._read_asked = [], True  # holds them, kept out of memory
+            else:
+                self._handed.extend(snapshots)
+        super().wake()
 
     def run(self) -> None:
         failures = 0
@@ -142,12 +254,16 @@ class OutboxSender(Worker):
             stopping = self._stopping.is_set()
             self._wake.clear()
             try:  # both reads guarded: nothing a pass meets may end the sender thread
-                handled = self.deliver_due()
+                handled, mailed = self.deliver_due(flush=False), 0
                 if handled:
                     self._live_at = time.monotonic()
                 elif not stopping:
-                    handled = self._mail()
-                wait = None if handled or stopping else self._next_wait()
+                    mailed = self._mail()  # a mailing's request only when no live reply was due
+                    self._mailing = bool(mailed)  # more of it may wait: no rest after the next live pass
+                more = handled and (not self._settled or self._mailing)
+                wait = None if more or mailed or stopping else self._next_wait()
+                if (wait is not None or stopping) and not self.recorder.flush(None if stopping else self._wake):
+                    wait = None  # more was handed meanwhile: sent first, the marks still on the way
                 failures = 0
             except Exception as exc:  # noqa: BLE001 - logged, and the next pass goes on
                 failures += 1
@@ -160,13 +276,16 @@ class OutboxSender(Worker):
                 continue
             if stopping:
                 return  # one last pass after stop(): the event in hand gets its replies
-            if wait is not None:
-                self.rest(wait)
+            if wait is not None and not self.rest(wait):
+                self._read_asked = True  # rested its full time: read, as a safety net
 
     def _next_wait(self) -> float:
-        with self.sessions.begin() as session:
-            due = dbf.next_outbox_time(session)
-        wait = self.idle_wait if due is None else max(0.0, min(self.idle_wait, (due - utcnow()).total_seconds()))
+        if self._settled:
+            wait = self.idle_wait  # nothing waits in the outbox: rest until handed, woken or a mailing is due
+        else:
+            with self.sessions.begin() as session:
+                due = dbf.next_outbox_time(session)
+            wait = self.idle_wait if due is None else max(0.0, min(self.idle_wait, (due - utcnow()).total_seconds()))
         mailing = self.mailer.wait() if self.mailer is not None else None
         return wait if mailing is None else min(wait, mailing)
 
@@ -182,18 +301,26 @@ class OutboxSender(Worker):
     def random_id(self, row) -> int:
         return row.random_id if row.random_id is not None else random_id_of(self._base, row.id)
 
-    def deliver_due(self) -> int:
-        """One pass over what is due, in batches; returns how many replies were handled."""
+    def deliver_due(self, flush: bool = True) -> int:
+        """One pass over what is due, in batches; returns how many replies were handled. `flush`:
+        wait until the recorder marked what it sent (the thread waits only before it rests, so
+        that passes follow each other without waiting for the database)."""
         if self.auth_failed.is_set() or not self.lease_held():
             return 0
-        with self.sessions.begin() as session:
-            if self._base is None:
-                self._base = dbf.random_base(session)
-            rows = list(dbf.due_outbox(session, utcnow(), limit=200))
+        with self._lock:
+            handed, self._handed = self._handed, []
+            read, self._read_asked = self._read_asked or not handed or not self._clear, False
+        rows = None if read else self._in_order(handed)
+        if rows is None:
+            read, rows = True, self._read_due()
+        self._settled = False
         handled, unrecorded, auth_lost = 0, ([], []), False
         while rows and not auth_lost and self.lease_held():  # the lease checked before each request
             batch = take_batch(rows) if self.batching else rows[:1]
             outcomes = self._send(batch)
+            self._remember(batch)
+            if any(o.status != DeliveryStatus.SENT for o in outcomes):
+                self._clear = False  # a retry, a refusal: the outbox is read again until it is clear
             unrecorded[0].extend(batch)
             unrecorded[1].extend(outcomes)
             if len(unrecorded[0]) >= EXECUTE_MAX_CALLS:
@@ -207,9 +334,42 @@ class OutboxSender(Worker):
             held = {row.peer_id for row, o in zip(batch, outcomes) if o.status in RETRIES}
             rows = [r for r in rows if id(r) not in done and r.peer_id not in held]
         self._record(*unrecorded)
+        if flush:
+            self.recorder.flush()
         if auth_lost:
             self._auth_lost()
+        self._settled = not read and self._clear
         return handled
+
+    def _read_due(self) -> list:
+        """What is due, read from the outbox; the outbox is clear if that was all and no reply
+        waits for a retry. What was sent and is not marked yet is left out."""
+        now = utcnow()
+        with self.sessions.begin() as session:
+            if self._base is None:
+                self._base = dbf.random_base(session)
+            self._newest = dbf.newest_outbox_id(session)
+            rows = list(dbf.due_outbox(session, now, limit=READ_LIMIT))
+            self._clear = len(rows) < READ_LIMIT and not dbf.retry_waiting(session, now)
+        return [row for row in rows if row.id not in self.recorder.unmarked]  # sent, its mark on the way
+
+    def _in_order(self, handed: list) -> list | None:
+        """The handed rows not sent yet, if they are exactly the rows written after the newest the
+        sender knows of: nobody else (the job runner) wrote one in between, so no older reply is
+        skipped. None: the outbox is read instead."""
+        fresh = sorted((row for row in handed if row.id not in self._recent_set), key=lambda row: row.id)
+        if [row.id for row in fresh] != list(range(self._newest + 1, self._newest + 1 + len(fresh))):
+            return None
+        if fresh:
+            self._newest = fresh[-1].id
+        return fresh
+
+    def _remember(self, batch: Sequence) -> None:
+        for row in batch:
+            if len(self._recent) == self._recent.maxlen:
+                self._recent_set.discard(self._recent[0])
+            self._recent.append(row.id)
+            self._recent_set.add(row.id)
 
     def _send(self, batch: list) -> list[Delivery]:
         """The batch's outcomes; an exception (an answer nobody foresaw) makes them retries."""
@@ -238,12 +398,13 @@ class OutboxSender(Worker):
         if not rows:
             return
         plain = [row.id for row, o in zip(rows, outcomes) if o.status == DeliveryStatus.SENT and o.cmid is None]
-        with self.sessions.begin() as session:
-            dbf.mark_all_sent(session, plain)
-            for row, outcome in zip(rows, outcomes):
-                if row.id not in plain:
-                    self._record_one(session, row, outcome)
+        self.recorder.mark(plain)  # in the recorder's thread: the next request need not wait for it
         self.delivered += len(plain)
+        others = [(row, outcome) for row, outcome in zip(rows, outcomes) if row.id not in plain]
+        if others:  # retries and refusals now: what the next read finds depends on them
+            with self.sessions.begin() as session:
+                for row, outcome in others:
+                    self._record_one(session, row, outcome)
 
     def _record_one(self, session: Session, row, outcome: Delivery) -> None:
         if outcome.status == DeliveryStatus.SENT:  # a manager card: its cmid is kept for later edits

@@ -3,7 +3,7 @@ the customer and a decision the manager.
 
 Names come from VK's users.get and are cached on vk_users (db_people.py). Steps do no I/O and a
 VK call must never delay a card, so nothing here asks VK: the job runner's sweep
-(db_people.names_sweep) fills the names of users seen without a fresh one, in batches, and
+(db_people.NamesSweep) fills the names of users seen without a fresh one, in batches, and
 cards use whatever the cache has through the view, falling back to the vk.com link."""
 from __future__ import annotations
 

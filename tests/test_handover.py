@@ -130,13 +130,22 @@ def test_a_failing_lookup_waits_before_asking_again(sessions):
         asked.append(list(ids))
         raise RuntimeError("VK is away")
 
-    sweep = db_people.names_sweep(lookup)
-    with sessions.begin() as s:
-        assert sweep(s, ctx()) == [] and asked == [[MANAGER]]
-        sweep(s, ctx(now=NOW + timedelta(minutes=5)))
-        assert len(asked) == 1
-        sweep(s, ctx(now=NOW + timedelta(minutes=11)))
-        assert len(asked) == 2
+    sweep = db_people.NamesSweep(lookup)
+
+    def run(now):
+        with sessions.begin() as s:
+            wanted = sweep.prepare(s, ctx(now=now))
+        if wanted is not None:
+            answer = sweep.outside(wanted, ctx(now=now))
+            with sessions.begin() as s:
+                assert sweep.finish(s, ctx(now=now), wanted, answer) == []
+
+    run(NOW)
+    assert asked == [[MANAGER]]
+    run(NOW + timedelta(minutes=5))
+    assert len(asked) == 1
+    run(NOW + timedelta(minutes=11))
+    assert len(asked) == 2
 
 
 def test_the_settings():

@@ -15,7 +15,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PURE = {"messages", "slots", "keyboard", "catalogue", "planning", "dates"}
 SHARED = PURE | {"dialogue", "people", "mail"}
-STORAGE = {"config", "db_models", "db", "db_catalogue", "db_jobs", "db_people", "db_functions", "db_mailings"}
+STORAGE = {"config", "db_models", "db", "db_catalogue", "db_jobs", "db_people", "db_batch", "db_functions",
+           "db_mailings"}
 ADAPTERS = STORAGE | {"vk_functions", "vk_events", "outbox", "jobs", "loop"}
 
 # Every top-level module, and the project modules it may import. A new module must be placed here.
@@ -44,7 +45,8 @@ ALLOWED: dict[str, set[str]] = {
     "db_jobs": SHARED | {"db_models", "db"},
     "db_people": SHARED | {"db_models", "db"},  # the hand-over flag, the names cache and its sweep
     "db_mailings": SHARED | {"db_models", "db"},  # mailings: recipients, rows, the delivery's queries
-    "db_functions": SHARED | {"db_models", "db", "db_catalogue", "db_jobs", "db_people", "db_mailings"},
+    "db_batch": SHARED | {"db_models", "db"},  # a batch of events' claims and replies, written at once
+    "db_functions": SHARED | {"db_models", "db", "db_catalogue", "db_jobs", "db_people", "db_batch", "db_mailings"},
     "drafts": SHARED | {"db_functions", "db_models"},  # the drafts sweep: a pure decision and its adapter
     "vk_functions": SHARED | {"config"},
     "vk_events": SHARED | {"vk_functions"},
@@ -52,8 +54,8 @@ ALLOWED: dict[str, set[str]] = {
     "jobs": SHARED | {"config", "db_models", "db", "db_catalogue", "db_functions", "db_jobs", "vk_functions",
                       "outbox"},
     "mailer": SHARED | {"config", "db_models", "db", "db_mailings", "db_functions", "vk_functions", "outbox"},
-    "loop": SHARED | {"config", "db_models", "db", "db_catalogue", "db_functions", "vk_functions", "vk_events",
-                      "outbox", "jobs"},
+    "loop": SHARED | {"config", "db_models", "db", "db_batch", "db_catalogue", "db_functions", "vk_functions",
+                      "vk_events", "outbox", "jobs"},
     "standby": SHARED | {"config", "db"},  # which process of a community is active: the lease
     "sandbox": SHARED | ADAPTERS | {"vk_emulator"},
     "mailing_cli": SHARED | {"config", "db", "db_models", "db_mailings"},  # main.py --mailing: create, then watch
