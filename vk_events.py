@@ -198,9 +198,9 @@ class LongPoll(VkBotLongPoll):
             log.warning("long poll failed=1: going on from the ts VK gives; events before it may have been lost")
             self.ts = response.get("ts", self.ts)
         elif code == 3:  # VK: the information is lost, take a new key AND a new ts
+            self.update_longpoll_server(update_ts=True)  # logged once done: from here nothing more is lost
             log.warning("long poll failed=3: VK lost this poll's history; going on from a new key and ts, "
                         "events that came meanwhile may have been lost")
-            self.update_longpoll_server(update_ts=True)
         else:  # 2: the key expired. Our ts is still good: keeping it loses nothing.
             log.info("long poll failed=%s: taking a new key", code)
             self.update_longpoll_server(update_ts=False)
