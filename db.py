@@ -37,10 +37,21 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+READ_ONLY = {"bot_read_only": True}  # Session.connection(execution_options=READ_ONLY): see read_only()
+
+
 def _sqlite_begin(conn) -> None:
     # IMMEDIATE takes the write lock at the start: two writers queue instead of one
-    # failing half-way, which is what makes a booking race safe on SQLite.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # failing half-way, which is what makes a booking race safe on SQLite. A transaction that
+    # only reads (read_only) begins deferred: in WAL mode it waits for no writer.
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("bot_read_only") else "BEGIN IMMEDIATE")
+
+
+def read_only(session: Session) -> Session:
+    """The session's transaction made one that only reads (call it first, before any query): on
+    SQLite it does not queue for the write lock behind the loop's events."""
+    session.connection(execution_options=READ_ONLY)
+    return session
 
 
 def _use_schema(schema: str):

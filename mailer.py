@@ -29,6 +29,7 @@ from enum import StrEnum
 
 from sqlalchemy.orm import Session, sessionmaker
 
+import db
 import db_functions as dbf
 import db_mailings as dbm
 import keyboard
@@ -46,6 +47,10 @@ CHUNK_SPAN = 100_000  # random_ids kept per mailing: 100,000 chunks of 100, ten 
 BUSY_CALLS = 2  # chunks per request while customers are being answered: each request ends soon
 RECHECK_ROUNDS = 5  # chunks emptied by the re-check passed over before a request goes with none
 MIN_WAIT = 0.2  # seconds: the sender never spins on a mailing
+# Seconds a mailer that found nothing to send leaves the database alone (unless poked: the
+# sender's wake()), so passes between a burst's replies do not each queue for it (on SQLite,
+# for the one writer's lock) while no mailing is under way.
+IDLE_RECHECK = 1.0
 MAX_ATTEMPTS = 5  # tries of a recipient whose requests VK could not take, then failed
 
 
@@ -115,16 +120,32 @@ class Mailer:
         self.retry_later = Backoff(first=self.retry.first * 30, cap=self.retry.cap * 12)  # flood control (9)
         self.max_attempts, self.max_calls, self.busy_calls, self.menu = max_attempts, max_calls, busy_calls, menu
         self._paused_until = 0.0  # time.monotonic(): after a request VK could not take
+        self._idle_until = 0.0  # time.monotonic(): found nothing to send, asks again from then (IDLE_RECHECK)
+        self._last_wait: float | None = None
         self._failures = 0
         self._base: int | None = None  # the database's random base (outbox.random_id_of), read once
         self.requests = 0  # requests made (the benchmark reads it)
         self.delivered = 0  # recipients VK accepted
 
+    def poke(self) -> None:
+        """Something may have changed (a mailing made, the clock moved): ask the database next time."""
+        self._idle_until = 0.0
+
     def wait(self) -> float | None:
         """Seconds until a request or a start may be due (quiet hours' end, the pause after a
-        failure, the next scheduled mailing); None when no mailing waits."""
+        failure, the next scheduled mailing); None when no mailing waits. Shortly after a look
+        that found nothing, the last answer (IDLE_RECHECK)."""
+        if time.monotonic() < self._idle_until:
+            return self._last_wait
+        self._last_wait = self._wait()
+        if self._last_wait is None:  # no mailing waits: neither this nor work() asks again for a while
+            self._idle_until = time.monotonic() + IDLE_RECHECK
+        return self._last_wait
+
+    def _wait(self) -> float | None:
         now = self.clock()
         with self.sessions.begin() as session:
+            db.read_only(session)
             sending, next_start = bool(dbm.sending(session)), dbm.next_start(session)
         moments = ([now] if sending else []) + ([next_start] if next_start is not None else [])
         if not moments:
@@ -137,13 +158,16 @@ class Mailer:
         """Start what is due, then one request: of up to `max_calls` chunks, or `busy_calls` while
         customers are being answered (the sender says so), so their next reply waits less."""
         now = self.clock()
-        if planning.is_quiet(now, self.tz, self.quiet) or time.monotonic() < self._paused_until:
+        if planning.is_quiet(now, self.tz, self.quiet) or time.monotonic() < max(self._paused_until, self._idle_until):
+            return Work.IDLE
+        if self.wait() is None:  # a look that only reads: nothing sending, nothing scheduled
             return Work.IDLE
         with self.sessions.begin() as session:
             self._base = dbf.random_base(session) if self._base is None else self._base
             self._start_due(session, now)
             chunks = self._pending(session, now, self.busy_calls if busy else self.max_calls)
         if not chunks:
+            self._idle_until = time.monotonic() + IDLE_RECHECK
             return Work.IDLE
         sends = request_of(chunks, self._base, len(chunks))
         results = send_to_peers(self.client, sends)

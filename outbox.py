@@ -228,8 +228,10 @@ class OutboxSender(Worker):
         self.recorder = Recorder(sessions, self.retry)
 
     def wake(self) -> None:
-        """Something new was committed: the next pass reads the outbox."""
+        """Something new was committed: the next pass reads the outbox (and the mailer looks)."""
         self._read_asked = True
+        if self.mailer is not None:
+            self.mailer.poke()
         super().wake()
 
     def hand(self, rows: Sequence | None) -> None:

@@ -1,10 +1,10 @@
 """The database layer on SQLite and PostgreSQL: dialogues, event ids, the outbox."""
 from datetime import timedelta
 
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 
 import catalogue
-
+import db
 import db_catalogue as dbc
 import db_functions as dbf
 import dialogue as d
@@ -144,3 +144,21 @@ def test_the_catalogue_is_read_once_per_version(engine, sessions):
     assert titles(2) == ["Обновлённая"] and len(statements) == snapshot_reads
     with sessions.begin() as s:  # no version to check against: the database every time
         assert dbc.catalogue_at(s, None, kept) is not kept
+
+
+def test_a_read_only_transaction_on_sqlite_does_not_queue_behind_a_writer(tmp_path):
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'bot.sqlite3'}")
+    sessions = db.make_session_factory(engine)
+    with sessions.begin() as s:  # WAL on, a table to read
+        s.execute(text("CREATE TABLE t (x INTEGER)"))
+    writer = engine.connect()
+    writer.begin()  # BEGIN IMMEDIATE: the write lock held, as the loop holds it during a batch
+    writer.execute(text("INSERT INTO t VALUES (1)"))
+    try:
+        with sessions.begin() as s:
+            db.read_only(s)
+            assert s.execute(text("SELECT count(*) FROM t")).scalar() == 0  # at once, the writer's row unseen
+    finally:
+        writer.rollback()
+        writer.close()
+        engine.dispose()
