@@ -221,32 +221,35 @@ def main(argv: list[str] | None = None) -> int:
     return load_catalogue(settings) if args.load_catalogue else run(settings)
 
 
-def migrate(settings: Settings) -> int:
-    """The operator's upgrade step: only the schema, nothing else is touched."""
-    engine = db.make_engine(settings.database_url, schema=settings.database_schema)
+def database_command(work: Callable[[], int]) -> int:
+    """An operator's command on the database (--migrate, --mailing): a schema newer than the code
+    or a database that cannot be used is one error line and its exit status, never a traceback."""
     try:
-        print(db.migrate(engine).describe())
+        return work()
     except db.SchemaTooNew as problem:
         print(f"error: {problem}", file=sys.stderr)
         return EXIT_CONFIG
     except SQLAlchemyError as exc:
         print(f"error: the database (DATABASE_URL) cannot be used: {database_problem(exc)}", file=sys.stderr)
         return 1
-    finally:
-        engine.dispose()
-    return 0
+
+
+def migrate(settings: Settings) -> int:
+    """The operator's upgrade step: only the schema, nothing else is touched."""
+    def work() -> int:
+        engine = db.make_engine(settings.database_url, schema=settings.database_schema)
+        try:
+            print(db.migrate(engine).describe())
+        finally:
+            engine.dispose()
+        return 0
+
+    return database_command(work)
 
 
 def mailing(settings: Settings, path: str, at: str | None) -> int:
     """The operator's mailing: made here, sent by the running bot (mailing_cli.py)."""
-    try:
-        return mailing_cli.run(settings, path, at)
-    except db.SchemaTooNew as problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return EXIT_CONFIG
-    except SQLAlchemyError as exc:
-        print(f"error: the database (DATABASE_URL) cannot be used: {database_problem(exc)}", file=sys.stderr)
-        return 1
+    return database_command(lambda: mailing_cli.run(settings, path, at))
 
 
 def load_catalogue(settings: Settings) -> int:

@@ -39,9 +39,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from sqlalchemy import insert, make_url, text  # noqa: E402
+from sqlalchemy import insert  # noqa: E402
 
-import db  # noqa: E402
 import db_mailings as dbm  # noqa: E402
 import scripts  # noqa: E402  (tests/scripts.py: the simulated customers' steps)
 from config import load_settings  # noqa: E402
@@ -50,6 +49,8 @@ from main import build_bot  # noqa: E402
 from vk_emulator import VKEmulator  # noqa: E402
 from vk_functions import Backoff, VkClient  # noqa: E402
 
+from run import drop_bench_schemas, fresh_database  # noqa: E402  (bench/run.py, beside this file)
+
 MAILING_TEXT = "🎁 Бенчмарк: скидка 10% всем подписчикам до воскресенья"
 RECIPIENT_BASE = 100_000
 CUSTOMER_BASE = 50_000
@@ -57,7 +58,7 @@ MAILING_AFTER = 1.0  # seconds into the walk
 START_SPREAD = 3.0  # the customers' first messages come over this many seconds
 THINK = (1.0, 3.0)  # seconds a customer takes before the next step, as people tap through a dialogue
 MANAGER_ID = 200
-SCHEMA_PREFIX = "mailbench_"  # not bench_: bench/run.py drops every bench_% schema when it ends
+SCHEMA_PREFIX = "mailbench_"  # its schemas and files, apart from bench/run.py's
 
 
 def settings_for(emu: VKEmulator, db_url: str):
@@ -65,31 +66,6 @@ def settings_for(emu: VKEmulator, db_url: str):
            "VK_API_URL": emu.api_url, "DATABASE_URL": db_url, "LONGPOLL_WAIT": "1", "LOG_LEVEL": "ERROR",
            "QUIET_HOURS": "off"}  # whatever the hour the benchmark runs at
     return load_settings(env=env, dotenv_path=None)
-
-
-def fresh_database(kind: str, folder: Path) -> str:
-    """An empty database: a new SQLite file, or a new schema in TEST_DATABASE_URL's database."""
-    if kind == "sqlite":
-        return f"sqlite:///{folder / f'mailing-{time.monotonic_ns()}.sqlite3'}"
-    schema = f"{SCHEMA_PREFIX}{os.getpid()}_{time.monotonic_ns() % 10**9}"
-    admin = db.make_engine(os.environ["TEST_DATABASE_URL"])
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    admin.dispose()
-    url = make_url(os.environ["TEST_DATABASE_URL"]).update_query_dict({"options": f"-csearch_path={schema},public"})
-    return url.render_as_string(hide_password=False)
-
-
-def drop_bench_schemas() -> None:
-    if not os.environ.get("TEST_DATABASE_URL"):
-        return
-    admin = db.make_engine(os.environ["TEST_DATABASE_URL"])
-    with admin.begin() as conn:
-        names = conn.execute(text("select nspname from pg_namespace where nspname like :p"),
-                             {"p": f"{SCHEMA_PREFIX}{os.getpid()}_%"}).scalars().all()
-        for name in names:
-            conn.execute(text(f"DROP SCHEMA {name} CASCADE"))
-    admin.dispose()
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -171,7 +147,7 @@ def walk(kind: str, folder: Path, customers: int, recipients: int, seed: int, bu
     with VKEmulator(history_size=50_000) as emu:
         emu.add_user(MANAGER_ID, "Олег", "Менеджер")
         emu.longpoll_events["message_reply"] = 1  # as Going live asks (the hand-over): every sent message comes back
-        settings = settings_for(emu, fresh_database(kind, folder))
+        settings = settings_for(emu, fresh_database(kind, folder, SCHEMA_PREFIX))
         client = VkClient(settings, backoff=Backoff(first=0.05, cap=1.0))
         bot = build_bot(settings, client, retry=Backoff(first=0.2, cap=2.0), idle_wait=0.5,
                         reconnect=Backoff(first=0.05, cap=0.5))
@@ -299,7 +275,7 @@ def main() -> int:
         try:
             results = {kind: run(kind, args, Path(folder)) for kind in kinds}
         finally:
-            drop_bench_schemas()
+            drop_bench_schemas(SCHEMA_PREFIX)
     print()
     print(table(results))
     Path(args.json).write_text(json.dumps(results, indent=2, ensure_ascii=False))

@@ -61,11 +61,12 @@ def settings_for(vk: dict, db_url: str):
     return load_settings(env=env, dotenv_path=None)
 
 
-def fresh_database(kind: str, folder: Path) -> str:
-    """An empty database: a new SQLite file, or a new schema in TEST_DATABASE_URL's database."""
+def fresh_database(kind: str, folder: Path, prefix: str = "bench_") -> str:
+    """An empty database: a new SQLite file, or a new schema in TEST_DATABASE_URL's database
+    (named `prefix`, this process's id, a number: drop_bench_schemas drops this process's only)."""
     if kind == "sqlite":
-        return f"sqlite:///{folder / f'bench-{time.monotonic_ns()}.sqlite3'}"
-    schema = f"bench_{os.getpid()}_{time.monotonic_ns() % 10**9}"
+        return f"sqlite:///{folder / f'{prefix}{time.monotonic_ns()}.sqlite3'}"
+    schema = f"{prefix}{os.getpid()}_{time.monotonic_ns() % 10**9}"
     admin = db.make_engine(os.environ["TEST_DATABASE_URL"])
     with admin.begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
@@ -74,12 +75,14 @@ def fresh_database(kind: str, folder: Path) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def drop_bench_schemas() -> None:
+def drop_bench_schemas(prefix: str = "bench_") -> None:
+    """The schemas this process made (another benchmark's, running beside it, are left alone)."""
     if not os.environ.get("TEST_DATABASE_URL"):
         return
     admin = db.make_engine(os.environ["TEST_DATABASE_URL"])
     with admin.begin() as conn:
-        names = conn.execute(text("select nspname from pg_namespace where nspname like 'bench_%'")).scalars().all()
+        names = conn.execute(text("select nspname from pg_namespace where nspname like :p"),
+                             {"p": f"{prefix}{os.getpid()}_%"}).scalars().all()
         for name in names:
             conn.execute(text(f"DROP SCHEMA {name} CASCADE"))
     admin.dispose()
