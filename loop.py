@@ -278,12 +278,13 @@ class Poller:
 
     def save_position(self) -> None:
         """Store the position if it moved without a batch to carry it (a new ts VK gave after failed 1/3)."""
-        if self.poll is None or self.poll.ts == self.saved_ts:
+        ts = self.unsaved_ts()
+        if ts is None:
             return
         try:
             with self.sessions.begin() as session:
-                dbf.save_ts(session, self.group_id, self.poll.ts)
-            self.saved_ts = self.poll.ts
+                dbf.save_ts(session, self.group_id, ts)
+            self.saved(ts)
         except Exception:  # noqa: BLE001 - at worst, a restart re-reads updates it will skip by id
             log.exception("storing the long poll position failed")
 
@@ -348,11 +349,12 @@ class Bot:
         (one that fails is rolled back alone and apologised for), the poll position stored with
         the last ones; after each commit the replies are handed to the sender, which sends them
         while the next events are applied. Never raises."""
-        read = [event for event in map(self.readable, updates) if event is not None]
         # The community's own messages come back as message_reply (every reply, every recipient of a
         # mailing): nothing to apply, so none costs work that live customers would wait behind.
-        events = [event for event in read if not (event.kind == "reply" and event.author is None)]
-        self.note_processed(event for event in read if event not in events)
+        events, echoes = [], []
+        for event in filter(None, map(self.readable, updates)):
+            (echoes if event.kind == "reply" and event.author is None else events).append(event)
+        self.note_processed(echoes)
         ts = self.poller.unsaved_ts()
         if not events and ts is None:
             return

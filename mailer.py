@@ -38,8 +38,8 @@ import planning
 from db_models import utcnow
 from dialogue import Reply
 from outbox import FORBIDDEN_CODE, RANDOM_ID_SPAN
-from vk_functions import EXECUTE_MAX_CALLS, EXECUTE_MAX_CODE, Backoff, Delivery, DeliveryStatus, PeerSend, \
-    VkClient, peer_send_size, send_to_peers
+from vk_functions import EXECUTE_MAX_CALLS, EXECUTE_MAX_CODE, RETRIES, Backoff, Delivery, DeliveryStatus, \
+    PeerSend, VkClient, peer_send_size, send_to_peers
 
 log = logging.getLogger("mailer")
 
@@ -117,7 +117,7 @@ class Mailer:
         self.client, self.sessions, self.managers = client, sessions, tuple(managers)
         self.tz, self.quiet, self.clock = tz, quiet, clock
         self.retry = retry or Backoff(first=1.0, cap=300.0)
-        self.retry_later = Backoff(first=self.retry.first * 30, cap=self.retry.cap * 12)  # flood control (9)
+        self.retry_later = self.retry.later()  # flood control (9)
         self.max_attempts, self.max_calls, self.busy_calls, self.menu = max_attempts, max_calls, busy_calls, menu
         self._paused_until = 0.0  # time.monotonic(): after a request VK could not take
         self._idle_until = 0.0  # time.monotonic(): found nothing to send, asks again from then (IDLE_RECHECK)
@@ -210,8 +210,7 @@ class Mailer:
     def _record(self, chunks: Sequence[dbm.Chunk], results: Sequence[dict[int, Delivery]]) -> Work:
         """Each recipient's result, the 901s remembered, the finished mailings reported: one transaction."""
         now = self.clock()
-        retry = [d for by_peer in results for d in by_peer.values() if d.status in (DeliveryStatus.RETRY,
-                                                                                   DeliveryStatus.RETRY_LATER)]
+        retry = [d for by_peer in results for d in by_peer.values() if d.status in RETRIES]
         auth = any(d.status == DeliveryStatus.AUTH for by_peer in results for d in by_peer.values())
         with self.sessions.begin() as session:
             for chunk, by_peer in zip(chunks, results):

@@ -123,19 +123,14 @@ def manager_menu(settings: Settings) -> str:
 
 def install_signal_handlers(bot: Bot) -> None:
     def on_signal(signum, _frame):
-        log.info("signal %s: finishing the current event, then stopping", signal.Signals(signum).name)
+        if signum != signal.SIGUSR1:  # SIGUSR1: the lease is lost, and standby.py logged it
+            log.info("signal %s: finishing the current event, then stopping", signal.Signals(signum).name)
         bot.stop()
-        if bot.poller.polling:
+        if bot.poller.polling:  # a poll in flight is aborted too
             raise StopPolling
 
-    def on_lease_lost(_signum, _frame):  # standby.py logged it: stop at once, a poll in flight too
-        bot.stop()
-        if bot.poller.polling:
-            raise StopPolling
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGUSR1, on_lease_lost)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1):
+        signal.signal(signum, on_signal)
 
 
 def wait_for_lease(lease) -> bool:

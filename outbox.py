@@ -177,6 +177,7 @@ class Mailings(Protocol):
     # are being answered, so the request is a small one.
     def work(self, busy: bool = False) -> str: ...
     def wait(self) -> float | None: ...  # seconds until it may have work; None: no mailing waits
+    def poke(self) -> None: ...  # something may have changed: look in the database next time
 
 
 class OutboxSender(Worker):
@@ -203,9 +204,7 @@ class OutboxSender(Worker):
         self.client = client
         self.sessions = sessions
         self.retry = retry or Backoff(first=1.0, cap=300.0)
-        # Flood control waits longer: by default 30 times the first delay, capped at 12 times the cap
-        # (30 s .. 1 hour with the default retry; the tests' short retry makes it short too).
-        self.retry_later = retry_later or Backoff(first=self.retry.first * 30, cap=self.retry.cap * 12)
+        self.retry_later = retry_later or self.retry.later()  # flood control waits longer
         self.max_attempts, self.max_age = max_attempts, max_age
         self.on_auth_failure = on_auth_failure
         self.auth_failed = threading.Event()

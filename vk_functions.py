@@ -139,6 +139,11 @@ class Backoff:
         """Exponential with jitter, so many retries do not arrive in step."""
         return min(self.cap, self.first * 2 ** attempt) * random.uniform(0.8, 1.2)
 
+    def later(self) -> Backoff:
+        """The longer backoff for flood control (error 9): 30 times the first delay, capped at 12
+        times the cap (30 s .. 1 hour from the senders' default; a test's short one stays short)."""
+        return Backoff(first=self.first * 30, cap=self.cap * 12)
+
 
 class VkClient:
     """Method calls with bounded retries for the transient errors."""
