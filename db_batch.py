@@ -7,8 +7,18 @@ from collections.abc import Sequence
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from db import dialect_insert
+from db import Prepared, insert_of
 from db_models import Outbox, OutboxStatus, ProcessedEvent, utcnow
+
+# Run with a list of rows (executemany): SQLAlchemy sends them as one multi-row INSERT
+# ("insertmanyvalues"), its statement compiled once, not once per batch as .values([...]) is.
+CLAIM_MANY = Prepared(lambda dialect: insert_of(dialect)(ProcessedEvent)
+                      .on_conflict_do_nothing(index_elements=["event_id"]).returning(ProcessedEvent.event_id))
+# The new rows' ids in the rows' order. PostgreSQL: SQLAlchemy's sorted RETURNING. SQLite (where
+# SQLAlchemy would sort by sending one row a statement): SQLite numbers new rows in the order of
+# VALUES, so the ids returned, sorted, are the rows' in order.
+WRITE_ROWS = Prepared(lambda dialect: insert(Outbox).returning(Outbox.id, sort_by_parameter_order=dialect != "sqlite"))
+OUTBOX_COLUMNS = tuple(column for column in Outbox.__table__.columns.keys() if column != "id")
 
 
 def claim_events(session: Session, event_ids: Sequence[str]) -> set[str]:
@@ -17,9 +27,7 @@ def claim_events(session: Session, event_ids: Sequence[str]) -> set[str]:
     if not ids:
         return set()
     now = utcnow()
-    statement = (dialect_insert(session, ProcessedEvent).values([{"event_id": i, "processed_at": now} for i in ids])
-                 .on_conflict_do_nothing(index_elements=["event_id"]).returning(ProcessedEvent.event_id))
-    return set(session.scalars(statement))
+    return set(CLAIM_MANY(session, [{"event_id": i, "processed_at": now} for i in ids]).scalars())
 
 
 def enqueued(session: Session) -> list[Outbox]:
@@ -39,27 +47,18 @@ def defer_outbox(session: Session) -> None:
 
 
 def write_enqueued(session: Session) -> None:
-    """Write the replies enqueued and not written yet, in one flush (one multi-row INSERT)."""
-    unwritten = [row for row in enqueued(session) if row.id is None and row not in session]
-    if len(unwritten) > 1 and session.get_bind().dialect.name == "sqlite":
-        for start in range(0, len(unwritten), 500):  # within SQLite's limit of bound values
-            _insert_rows(session, unwritten[start:start + 500])
-    elif unwritten:
-        session.add_all(unwritten)
-        session.flush()
-
-
-def _insert_rows(session: Session, rows: Sequence[Outbox]) -> None:
-    """SQLite: the rows in one multi-row INSERT, where the ORM would write one a statement (it has
-    no way there to match RETURNING's rows to its objects). SQLite numbers new rows in the order
-    of VALUES, so the ids returned, sorted, are the rows' in order. The rows stay out of the
+    """Write the replies enqueued and not written yet, in one statement. The rows stay out of the
     session, with every column set as written (the sender reads them as handed)."""
+    rows = [row for row in enqueued(session) if row.id is None and row not in session]
+    if not rows:
+        return
     now = utcnow()
     for row in rows:
         row.status, row.attempts, row.next_try_at, row.created_at = OutboxStatus.PENDING, 0, now, now
-    columns = [column for column in Outbox.__table__.columns.keys() if column != "id"]
-    values = [{column: getattr(row, column) for column in columns} for row in rows]
-    ids = sorted(session.scalars(insert(Outbox).values(values).returning(Outbox.id)))
+    values = [{column: getattr(row, column) for column in OUTBOX_COLUMNS} for row in rows]
+    ids = WRITE_ROWS(session, values).scalars().all()
+    if session.get_bind().dialect.name == "sqlite":
+        ids = sorted(ids)  # see WRITE_ROWS
     for row, row_id in zip(rows, ids, strict=True):
         row.id = row_id
 

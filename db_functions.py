@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -21,7 +21,7 @@ import db_mailings
 import db_people
 import mail
 import slots
-from db import dialect_insert, update_returning
+from db import Prepared, insert_of, update_returning
 from db_catalogue import CATALOGUE_ROW, CatalogueSnapshot, active_tables
 from db_models import (BotMeta, Booking, CatalogueState, Contact, DialogueRow, DiningTable, Job, Order, Outbox,
                        OutboxStatus, PollState, ProcessedEvent, VkUser, utcnow)
@@ -36,10 +36,12 @@ RANDOM_BASE_KEY = "random_base"  # bot_meta's key: replies' random_ids derive fr
 
 
 # --- Events ----------------------------------------------------------------------
+CLAIM = Prepared(lambda dialect: insert_of(dialect)(ProcessedEvent).on_conflict_do_nothing(index_elements=["event_id"]))
+
+
 def claim_event(session: Session, event_id: str) -> bool:
     """Record the event as applied; False if it was applied before (one statement)."""
-    statement = dialect_insert(session, ProcessedEvent).values(event_id=event_id, processed_at=utcnow())
-    return session.execute(statement.on_conflict_do_nothing(index_elements=["event_id"])).rowcount == 1
+    return CLAIM(session, {"event_id": event_id, "processed_at": utcnow()}).rowcount == 1
 
 
 def prune_events(session: Session, older_than: datetime) -> int:
@@ -53,9 +55,20 @@ def load_ts(session: Session, group_id: int) -> str | None:
     return row.ts if row else None
 
 
+def _upsert(model, key: str, columns: Sequence[str]) -> Prepared:
+    """INSERT, or UPDATE of `columns` (from the values given) where the row exists."""
+    def build(dialect: str):
+        statement = insert_of(dialect)(model)
+        return statement.on_conflict_do_update(index_elements=[key],
+                                               set_={column: statement.excluded[column] for column in columns})
+    return Prepared(build)
+
+
+SAVE_TS = _upsert(PollState, "group_id", ["ts"])
+
+
 def save_ts(session: Session, group_id: int, ts: str) -> None:
-    statement = dialect_insert(session, PollState).values(group_id=group_id, ts=str(ts))
-    session.execute(statement.on_conflict_do_update(index_elements=["group_id"], set_={"ts": str(ts)}))
+    SAVE_TS(session, {"group_id": group_id, "ts": str(ts)})
 
 
 # --- Dialogues ---------------------------------------------------------------------
@@ -87,11 +100,7 @@ class EventState:
 def load_event_state(session: Session, user_id: int) -> EventState:
     """The user's dialogue, the catalogue's version and the user's flags in one statement (the
     version row, with the dialogue and the vk_users row joined on, either may not exist)."""
-    query = (select(CatalogueState.version, DialogueRow.state, DialogueRow.data, VkUser.messages_allowed,
-                    VkUser.callbacks, DialogueRow.handed_over_at).select_from(CatalogueState)
-             .outerjoin(DialogueRow, DialogueRow.user_id == user_id).outerjoin(VkUser, VkUser.user_id == user_id)
-             .where(CatalogueState.id == CATALOGUE_ROW))
-    row = session.execute(query).one_or_none()
+    row = EVENT_STATE(session, {"user_id": user_id}).one_or_none()
     if row is None:
         known = session.get(VkUser, user_id)
         flags = UserFlags(known.messages_allowed, known.callbacks) if known else UserFlags()
@@ -100,6 +109,13 @@ def load_event_state(session: Session, user_id: int) -> EventState:
     conversation = _conversation(state, data) if state is not None else Conversation(is_new=True)
     conversation = replace(conversation, handed_over_at=handed_over_at)
     return EventState(conversation, version, UserFlags(allowed, callbacks))
+
+
+EVENT_STATE = Prepared(lambda _: (
+    select(CatalogueState.version, DialogueRow.state, DialogueRow.data, VkUser.messages_allowed, VkUser.callbacks,
+           DialogueRow.handed_over_at).select_from(CatalogueState)
+    .outerjoin(DialogueRow, DialogueRow.user_id == bindparam("user_id"))
+    .outerjoin(VkUser, VkUser.user_id == bindparam("user_id")).where(CatalogueState.id == CATALOGUE_ROW)))
 
 
 def _conversation(state: str, data: Mapping | None) -> Conversation:
@@ -112,11 +128,15 @@ def _conversation(state: str, data: Mapping | None) -> Conversation:
 def save_dialogue(session: Session, user_id: int, state: State, data: Mapping, now: datetime | None = None) -> None:
     """Insert or update the user's dialogue in one statement. Back in the menu the nudge mark is
     cleared, so the next draft may be nudged once again (drafts.py)."""
-    values = {"state": str(state), "data": dict(data), "updated_at": now or utcnow()}
+    values = {"user_id": user_id, "state": str(state), "data": dict(data), "updated_at": now or utcnow()}
     if state == State.MENU:
-        values["nudged_at"] = None
-    statement = dialect_insert(session, DialogueRow).values(user_id=user_id, **values)
-    session.execute(statement.on_conflict_do_update(index_elements=["user_id"], set_=values))
+        SAVE_MENU(session, {**values, "nudged_at": None})
+    else:
+        SAVE_DIALOGUE(session, values)
+
+
+SAVE_DIALOGUE = _upsert(DialogueRow, "user_id", ["state", "data", "updated_at"])
+SAVE_MENU = _upsert(DialogueRow, "user_id", ["state", "data", "updated_at", "nudged_at"])
 
 
 def stale_dialogues(session: Session, nudge_before: datetime | None, drop_before: datetime,
@@ -158,9 +178,12 @@ def drop_drafts(session: Session, user_ids: Sequence[int], before: datetime, now
 # --- What VK told about users --------------------------------------------------------
 def note_user(session: Session, user_id: int, **flags: bool) -> None:
     """Record messages_allowed and/or callbacks for a user (one statement, insert or update)."""
-    values = {**flags, "updated_at": utcnow()}
-    statement = dialect_insert(session, VkUser).values(user_id=user_id, **values)
-    session.execute(statement.on_conflict_do_update(index_elements=["user_id"], set_=values))
+    columns = tuple(sorted(flags))
+    upsert = NOTE_USER.get(columns) or NOTE_USER.setdefault(columns, _upsert(VkUser, "user_id", [*columns, "updated_at"]))
+    upsert(session, {"user_id": user_id, **flags, "updated_at": utcnow()})
+
+
+NOTE_USER: dict[tuple[str, ...], Prepared] = {}  # by the flags noted
 
 
 def users_flagged(session: Session, user_ids: Iterable[int]) -> dict[int, UserFlags]:
@@ -168,9 +191,11 @@ def users_flagged(session: Session, user_ids: Iterable[int]) -> dict[int, UserFl
     ids = sorted(set(user_ids))
     if not ids:
         return {}
-    rows = session.execute(select(VkUser.user_id, VkUser.messages_allowed, VkUser.callbacks).where(
-        VkUser.user_id.in_(ids), (VkUser.messages_allowed.is_(False)) | (VkUser.callbacks.is_(False))))
-    return {user_id: UserFlags(allowed, callbacks) for user_id, allowed, callbacks in rows}
+    return {user_id: UserFlags(allowed, callbacks) for user_id, allowed, callbacks in USERS_FLAGGED(session, {"ids": ids})}
+
+
+USERS_FLAGGED = Prepared(lambda _: select(VkUser.user_id, VkUser.messages_allowed, VkUser.callbacks).where(
+    VkUser.user_id.in_(bindparam("ids", expanding=True)), VkUser.messages_allowed.is_(False) | VkUser.callbacks.is_(False)))
 
 
 def drop_pending_to(session: Session, peer_id: int, reason: str) -> int:
