@@ -515,9 +515,13 @@ class SessionView:
 
 def busy_between(session: Session, start: datetime, end: datetime, but: int | None = None) -> list[slots.Busy]:
     """Active bookings overlapping [start, end), but the booking of order `but` (one being moved)."""
-    query = select(Booking.table_id, Booking.starts_at, Booking.ends_at).where(
-        Booking.active.is_(True), Booking.starts_at < end, Booking.ends_at > start, Booking.order_id != (but or 0))
-    return [slots.Busy(table_id, s, e) for table_id, s, e in session.execute(query)]
+    rows = BUSY(session, {"start": start, "end": end, "but": but or 0})
+    return [slots.Busy(table_id, s, e) for table_id, s, e in rows]
+
+
+BUSY = Prepared(lambda _: select(Booking.table_id, Booking.starts_at, Booking.ends_at).where(
+    Booking.active.is_(True), Booking.starts_at < bindparam("end", type_=Booking.starts_at.type),
+    Booking.ends_at > bindparam("start", type_=Booking.ends_at.type), Booking.order_id != bindparam("but")))
 
 
 def lock_tables(session: Session, type_key: str, party: int) -> None:

@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from db import dialect_insert, update_returning
+from db import Prepared, dialect_insert, insert_of, update_returning
 from db_models import Booking, Job, Order, utcnow
 from dialogue import CANCELLABLE, Status
 from planning import JobPlan
@@ -19,15 +19,21 @@ from planning import JobPlan
 def plan_jobs(session: Session, plans: Iterable[JobPlan]) -> int:
     """Insert each plan, or move the job of that kind and subject: a new moment makes it due
     again (done_at cleared); the same moment changes nothing. Returns how many rows changed."""
-    changed = 0
+    changed, now = 0, utcnow()
     for plan in plans:
-        values = {"due_at": plan.due_at, "done_at": None, "result": None}
-        statement = dialect_insert(session, Job).values(kind=plan.kind, subject=plan.subject, created_at=utcnow(),
-                                                        **values)
-        statement = statement.on_conflict_do_update(index_elements=["kind", "subject"], set_=values,
-                                                    where=Job.__table__.c.due_at != statement.excluded.due_at)
-        changed += session.execute(statement).rowcount
+        changed += PLAN(session, {"kind": plan.kind, "subject": plan.subject, "due_at": plan.due_at, "done_at": None,
+                                  "result": None, "created_at": now}).rowcount
     return changed
+
+
+def _plan(dialect: str):
+    statement = insert_of(dialect)(Job)
+    return statement.on_conflict_do_update(
+        index_elements=["kind", "subject"], where=Job.__table__.c.due_at != statement.excluded.due_at,
+        set_={"due_at": statement.excluded.due_at, "done_at": None, "result": None})
+
+
+PLAN = Prepared(_plan)
 
 
 def plan_once(session: Session, plan: JobPlan) -> bool:
@@ -66,8 +72,12 @@ def next_due(session: Session) -> datetime | None:
 
 def no_shows(session: Session, user_id: int, since: datetime) -> int:
     """How many of the customer's bookings starting since `since` the managers marked as not come."""
-    return session.scalar(select(func.count()).select_from(Order).join(Booking, Booking.order_id == Order.id).where(
-        Order.user_id == user_id, Order.visit == "no_show", Booking.starts_at >= since)) or 0
+    return NO_SHOWS(session, {"user_id": user_id, "since": since}).scalar() or 0
+
+
+NO_SHOWS = Prepared(lambda _: select(func.count()).select_from(Order).join(Booking, Booking.order_id == Order.id).where(
+    Order.user_id == bindparam("user_id"), Order.visit == "no_show",
+    Booking.starts_at >= bindparam("since", type_=Booking.starts_at.type)))
 
 
 # --- What jobs and their answers change on an order (stored by db_functions.STORES) ---------

@@ -12,10 +12,10 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from db import dialect_insert
+from db import Prepared, dialect_insert
 from db_models import DialogueRow, VkUser
 from dialogue import Context, Incoming, Reply, State
 from people import Handed, HandOver, ReturnBot, full_name
@@ -63,9 +63,11 @@ def names_of(session: Session, user_ids: Iterable[int]) -> dict[int, str]:
     ids = sorted(set(user_ids))
     if not ids:
         return {}
-    rows = session.execute(select(VkUser.user_id, VkUser.first_name, VkUser.last_name).where(
-        VkUser.user_id.in_(ids), VkUser.names_at.is_not(None)))
-    return {user_id: name for user_id, first, last in rows if (name := full_name(first, last))}
+    return {user_id: name for user_id, first, last in NAMES(session, {"ids": ids}) if (name := full_name(first, last))}
+
+
+NAMES = Prepared(lambda _: select(VkUser.user_id, VkUser.first_name, VkUser.last_name).where(
+    VkUser.user_id.in_(bindparam("ids", expanding=True)), VkUser.names_at.is_not(None)))
 
 
 def names_wanted(session: Session, stale_before: datetime, also: Iterable[int], limit: int) -> list[int]:

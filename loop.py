@@ -322,7 +322,10 @@ class Bot:
         self.connected = self.poller.connected
         self.rejected = threading.Event()  # VK refused the token: stopped, main exits 2
         self.sender.on_auth_failure = self.token_rejected
-        self.processed: deque[str] = deque(maxlen=10_000)  # recent event ids handled (tests wait on it)
+        # Recent event ids handled (tests and the benchmark wait on them): in order, and as a set,
+        # since a waiter looks its id up at every batch.
+        self.processed: deque[str] = deque(maxlen=10_000)
+        self._processed_set: set[str] = set()
         self._processed_cond = threading.Condition()
 
     def handle(self, raw: Mapping) -> None:
@@ -366,7 +369,13 @@ class Bot:
 
     def note_processed(self, events) -> None:
         with self._processed_cond:
-            self.processed.extend(event.event_id for event in events)
+            for event in events:
+                if event.event_id in self._processed_set:
+                    continue
+                if len(self.processed) == self.processed.maxlen:
+                    self._processed_set.discard(self.processed[0])
+                self.processed.append(event.event_id)
+                self._processed_set.add(event.event_id)
             self._processed_cond.notify_all()
 
     def apply_events(self, events: Sequence[Incoming], ts: str | None) -> None:
@@ -439,7 +448,11 @@ class Bot:
 
     def wait_processed(self, event_id: str, timeout: float = 10.0) -> bool:
         with self._processed_cond:
-            return self._processed_cond.wait_for(lambda: event_id in self.processed, timeout)
+            return self._processed_cond.wait_for(lambda: event_id in self._processed_set, timeout)
+
+    def wait_all_processed(self, event_ids: Sequence[str], timeout: float = 10.0) -> bool:
+        with self._processed_cond:
+            return self._processed_cond.wait_for(lambda: self._processed_set.issuperset(event_ids), timeout)
 
     def run(self) -> None:
         """Poll and handle until stop(); the batch in hand is always finished."""

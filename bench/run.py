@@ -165,7 +165,7 @@ def percentile(values: list[float], q: float) -> float:
 # --- the emulator and the customers in a process of their own -------------------------------------
 class BotLink:
     """What the simulated customers may ask of the bot in the other process (tests/scripts.py calls
-    bot.wait_processed and bot.sender.idle.wait), over a pipe."""
+    bot.wait_processed, bot.wait_all_processed and bot.sender.idle.wait), over a pipe."""
 
     def __init__(self, conn):
         self.conn = conn
@@ -178,6 +178,9 @@ class BotLink:
 
     def wait_processed(self, event_id: str, timeout: float = 10.0) -> bool:
         return self.ask("processed", event_id, timeout)
+
+    def wait_all_processed(self, event_ids: list[str], timeout: float = 10.0) -> bool:
+        return self.ask("all processed", event_ids, timeout)
 
     def wait(self, timeout: float | None = None) -> bool:  # bot.sender.idle.wait
         return self.ask("idle", timeout)
@@ -215,6 +218,8 @@ def phase(kind: str, folder: Path, driver: str, bot: str = "ours", batching: boo
         request = ours.recv()
         if request[0] == "processed":
             ours.send(runner.bot.wait_processed(request[1], request[2]))
+        elif request[0] == "all processed":
+            ours.send(runner.bot.wait_all_processed(request[1], request[2]))
         elif request[0] == "idle":
             ours.send(runner.bot.sender.idle.wait(request[1]))
         else:

@@ -68,9 +68,8 @@ def push_step(emu, users: range, step: tuple) -> list[dict]:
 def run_script(emu, bot, users: range, script: list[tuple], timeout: float = 120) -> None:
     for step in script:
         events = push_step(emu, users, step)
-        for event in events:
-            if not bot.wait_processed(event["event_id"], timeout):
-                raise RuntimeError(f"step {step} was not processed in {timeout} s")
+        if not bot.wait_all_processed([event["event_id"] for event in events], timeout):
+            raise RuntimeError(f"step {step} was not processed in {timeout} s")
         bot.sender.idle.wait(timeout)
 
 
