@@ -379,10 +379,18 @@ class Bot:
             self._processed_cond.notify_all()
 
     def apply_events(self, events: Sequence[Incoming], ts: str | None) -> None:
-        """Events (and the position, if given) in one transaction; if that cannot be committed as
-        a whole, one transaction an event instead."""
+        """Events (and the position, if given) in one transaction: first with no savepoints (each is
+        a round trip to the database, twice an event); if an event fails, that transaction is rolled
+        back and the batch applied again with each event in a savepoint, so the failing one costs
+        only itself. If even that cannot be committed, one transaction an event."""
+        what = f"{len(events)} event(s)"
         try:
-            rows = self.work.run(lambda session: self.apply_batch(session, events, ts), f"{len(events)} event(s)")
+            try:
+                rows = self.work.run(lambda session: self.apply_batch(session, events, ts, guarded=False), what)
+            except Exception as exc:  # noqa: BLE001 - a failing event: applied again, each in a savepoint
+                log.info("an event of a batch of %d failed (%s): applying it again, each event in a savepoint",
+                         len(events), type(exc).__name__)
+                rows = self.work.run(lambda session: self.apply_batch(session, events, ts), what)
             self.poller.saved(ts)
         except Exception:  # noqa: BLE001 - one transaction each then, as before batches
             log.exception("a batch of %d event(s) could not be stored: applying them one by one", len(events))
@@ -392,11 +400,12 @@ class Bot:
         self.sender.hand(rows)
         self.note_processed(events)
 
-    def apply_batch(self, session: Session, events: Sequence[Incoming], ts: str | None) -> list:
-        """Inside the batch's transaction: the events, each in a savepoint, then the position. The
-        outbox rows written (db_batch.enqueued), for the sender. The events' ids are claimed at once
-        (a duplicate in the batch, or one applied before, is skipped) and their replies written
-        at once at the end; one that fails is still claimed, as its apology would claim it."""
+    def apply_batch(self, session: Session, events: Sequence[Incoming], ts: str | None, guarded: bool = True) -> list:
+        """Inside the batch's transaction: the events, each in a savepoint if `guarded` (else an
+        event that fails raises), then the position. The outbox rows written (db_batch.enqueued),
+        for the sender. The events' ids are claimed at once (a duplicate in the batch, or one
+        applied before, is skipped) and their replies written at once at the end; one that fails
+        is still claimed, as its apology would claim it."""
         db_batch.defer_outbox(session)
         new = db_batch.claim_events(session, [event.event_id for event in events])
         for event in events:
@@ -405,6 +414,9 @@ class Bot:
             new.discard(event.event_id)  # the same update twice in one answer: applied once
             if event.kind in ("allow", "deny"):
                 db_batch.write_enqueued(session)  # a deny gives up what waits for the user: written first
+            if not guarded:
+                self.events.apply(session, event, claimed=True)
+                continue
             mark = len(db_batch.enqueued(session))
             try:
                 with session.begin_nested():
