@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-import secrets
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 import catalogue
 import db_batch
@@ -23,7 +22,7 @@ import mail
 import slots
 from db import Prepared, insert_of, update_returning
 from db_catalogue import CATALOGUE_ROW, CatalogueSnapshot, active_tables
-from db_models import (BotMeta, Booking, CatalogueState, Contact, DialogueRow, DiningTable, Job, Order, Outbox,
+from db_models import (Booking, CatalogueState, Contact, DialogueRow, DiningTable, Job, Order, Outbox,
                        OutboxStatus, PollState, ProcessedEvent, VkUser, utcnow)
 from dialogue import (CANCELLABLE, BookingInfo, Booked, BookTable, CancelOrder, Conversation, CreateOrder, Decide,
                       Effect, ExpireOrder, Incoming, MarkVisit, OrderChange, OrderInfo, OrderKind,
@@ -31,8 +30,6 @@ from dialogue import (CANCELLABLE, BookingInfo, Booked, BookTable, CancelOrder, 
 
 log = logging.getLogger("bot")
 T = TypeVar("T")
-
-RANDOM_BASE_KEY = "random_base"  # bot_meta's key: replies' random_ids derive from it (outbox.py)
 
 
 # --- Events ----------------------------------------------------------------------
@@ -179,8 +176,9 @@ def drop_drafts(session: Session, user_ids: Sequence[int], before: datetime, now
 def note_user(session: Session, user_id: int, **flags: bool) -> None:
     """Record messages_allowed and/or callbacks for a user (one statement, insert or update)."""
     columns = tuple(sorted(flags))
-    upsert = NOTE_USER.get(columns) or NOTE_USER.setdefault(columns, _upsert(VkUser, "user_id", [*columns, "updated_at"]))
-    upsert(session, {"user_id": user_id, **flags, "updated_at": utcnow()})
+    if columns not in NOTE_USER:
+        NOTE_USER[columns] = _upsert(VkUser, "user_id", [*columns, "updated_at"])
+    NOTE_USER[columns](session, {"user_id": user_id, **flags, "updated_at": utcnow()})
 
 
 NOTE_USER: dict[tuple[str, ...], Prepared] = {}  # by the flags noted
@@ -191,11 +189,13 @@ def users_flagged(session: Session, user_ids: Iterable[int]) -> dict[int, UserFl
     ids = sorted(set(user_ids))
     if not ids:
         return {}
-    return {user_id: UserFlags(allowed, callbacks) for user_id, allowed, callbacks in USERS_FLAGGED(session, {"ids": ids})}
+    rows = USERS_FLAGGED(session, {"ids": ids})
+    return {user_id: UserFlags(allowed, callbacks) for user_id, allowed, callbacks in rows}
 
 
 USERS_FLAGGED = Prepared(lambda _: select(VkUser.user_id, VkUser.messages_allowed, VkUser.callbacks).where(
-    VkUser.user_id.in_(bindparam("ids", expanding=True)), VkUser.messages_allowed.is_(False) | VkUser.callbacks.is_(False)))
+    VkUser.user_id.in_(bindparam("ids", expanding=True)),
+    VkUser.messages_allowed.is_(False) | VkUser.callbacks.is_(False)))
 
 
 def drop_pending_to(session: Session, peer_id: int, reason: str) -> int:
@@ -217,81 +217,12 @@ def enqueue(session: Session, replies: Iterable[Reply]) -> list[Outbox]:
     return rows
 
 
-def random_base(session: Session) -> int:
-    """This database's random base for random_ids: drawn once, by migration 0002 or here if missing."""
-    row = session.get(BotMeta, RANDOM_BASE_KEY) or BotMeta(key=RANDOM_BASE_KEY, value=str(secrets.randbelow(2**31 - 1)))
-    session.add(row)  # stored with the sender's transaction when it was missing (emptied tables)
-    return int(row.value)
-
-
-def due_outbox(session: Session, now: datetime, limit: int = 100) -> Sequence[Outbox]:
-    """Pending replies whose time has come, oldest first, leaving out every peer that has a reply
-    waiting for a retry (until it is given up): their later replies wait too, keeping the order."""
-    waiting = aliased(Outbox)
-    retrying = select(waiting.id).where(waiting.peer_id == Outbox.peer_id, waiting.status == OutboxStatus.PENDING,
-                                        waiting.next_try_at > now)
-    query = (
-        select(Outbox)
-        .where(Outbox.status == OutboxStatus.PENDING, Outbox.next_try_at <= now, ~retrying.exists())
-        .order_by(Outbox.id)
-        .limit(limit)
-    )
-    return session.scalars(query).all()
-
-
-def retry_waiting(session: Session, now: datetime) -> bool:
-    """Whether any pending reply waits for a later try (its peer's later replies wait behind it)."""
-    query = select(Outbox.id).where(Outbox.status == OutboxStatus.PENDING, Outbox.next_try_at > now).limit(1)
-    return session.scalar(query) is not None
-
-
-def newest_outbox_id(session: Session) -> int:
-    return session.scalar(select(func.max(Outbox.id))) or 0
-
-
-def next_outbox_time(session: Session) -> datetime | None:
-    query = (select(Outbox.next_try_at).where(Outbox.status == OutboxStatus.PENDING)
-             .order_by(Outbox.next_try_at).limit(1))
-    return session.scalar(query)
-
-
-def mark_sent(session: Session, outbox_id: int, cmid: int | None = None) -> None:
-    values = {"status": OutboxStatus.SENT} if cmid is None else {"status": OutboxStatus.SENT, "result_cmid": cmid}
-    session.execute(update(Outbox).where(Outbox.id == outbox_id).values(**values))
-
-
-def mark_all_sent(session: Session, outbox_ids: Sequence[int]) -> None:
-    """A whole batch delivered, in one statement."""
-    if outbox_ids:
-        session.execute(update(Outbox).where(Outbox.id.in_(outbox_ids)).values(status=OutboxStatus.SENT))
-
-
-def prune_outbox(session: Session, older_than: datetime) -> int:
-    """Forget delivered and given-up replies; manager cards stay, a decision edits them later. So
-    does the newest row: SQLite would hand its id (so its random_id, kept by VK) to the next one."""
-    newest = select(func.max(Outbox.id)).scalar_subquery()
-    result = session.execute(delete(Outbox).where(
-        Outbox.status.in_((OutboxStatus.SENT, OutboxStatus.FAILED)), Outbox.created_at < older_than,
-        Outbox.card_order_id.is_(None), Outbox.id < newest))
-    return result.rowcount or 0
-
-
 def card_cmids(session: Session, order_id: int) -> dict[int, int]:
     """Each manager's delivered card for an order, as peer_id -> conversation message id."""
     query = select(Outbox.peer_id, Outbox.result_cmid).where(
         Outbox.card_order_id == order_id, Outbox.kind == ReplyKind.SEND, Outbox.result_cmid.is_not(None)
     ).order_by(Outbox.id)  # a moved booking's newer card wins
     return {peer: cmid for peer, cmid in session.execute(query)}
-
-
-def mark_retry(session: Session, outbox_id: int, attempts: int, delay: timedelta, error: str) -> None:
-    values = dict(attempts=attempts, next_try_at=utcnow() + delay, last_error=error[:255])
-    session.execute(update(Outbox).where(Outbox.id == outbox_id).values(**values))
-
-
-def mark_failed(session: Session, outbox_id: int, error: str) -> None:
-    session.execute(update(Outbox).where(Outbox.id == outbox_id).values(status=OutboxStatus.FAILED,
-                                                                         last_error=error[:255]))
 
 
 # --- Effects ----------------------------------------------------------------------------

@@ -27,6 +27,7 @@ import db
 import db_batch
 import db_catalogue as dbc
 import db_functions as dbf
+import db_outbox as dbo
 from config import Settings
 from db_models import utcnow
 from dialogue import Context, Conversation, Effect, Incoming, Outcome, Reply, State
@@ -294,7 +295,7 @@ def prune(sessions: sessionmaker[Session]) -> None:
     try:
         with sessions.begin() as session:
             dbf.prune_events(session, utcnow() - EVENT_MEMORY)
-            dbf.prune_outbox(session, utcnow() - OUTBOX_MEMORY)
+            dbo.prune_outbox(session, utcnow() - OUTBOX_MEMORY)
     except Exception:  # noqa: BLE001 - housekeeping must never stop the bot
         log.exception("pruning old event ids failed")
 

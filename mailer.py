@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import db
 import db_functions as dbf
+import db_outbox as dbo
 import db_mailings as dbm
 import keyboard
 import messages as msg
@@ -163,7 +164,7 @@ class Mailer:
         if self.wait() is None:  # a look that only reads: nothing sending, nothing scheduled
             return Work.IDLE
         with self.sessions.begin() as session:
-            self._base = dbf.random_base(session) if self._base is None else self._base
+            self._base = dbo.random_base(session) if self._base is None else self._base
             self._start_due(session, now)
             chunks = self._pending(session, now, self.busy_calls if busy else self.max_calls)
         if not chunks:

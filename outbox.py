@@ -39,6 +39,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 import db_functions as dbf
+import db_outbox as dbo
 from db_models import Outbox, utcnow
 from dialogue import Reply, ReplyKind
 from vk_functions import EXECUTE_MAX_CALLS, RETRIES, Backoff, Delivery, DeliveryStatus, VkClient, deliver, \
@@ -155,7 +156,7 @@ class Recorder:
                 ids, self._queue, self._busy = self._queue, [], True
             try:
                 with self.sessions.begin() as session:
-                    dbf.mark_all_sent(session, ids)
+                    dbo.mark_all_sent(session, ids)
             except Exception as exc:  # noqa: BLE001 - kept, told to flush(), tried again
                 self._failures += 1
                 with self._cond:
@@ -285,7 +286,7 @@ class OutboxSender(Worker):
             wait = self.idle_wait  # nothing waits in the outbox: rest until handed, woken or a mailing is due
         else:
             with self.sessions.begin() as session:
-                due = dbf.next_outbox_time(session)
+                due = dbo.next_outbox_time(session)
             wait = self.idle_wait if due is None else max(0.0, min(self.idle_wait, (due - utcnow()).total_seconds()))
         mailing = self.mailer.wait() if self.mailer is not None else None
         return wait if mailing is None else min(wait, mailing)
@@ -348,10 +349,10 @@ class OutboxSender(Worker):
         now = utcnow()
         with self.sessions.begin() as session:
             if self._base is None:
-                self._base = dbf.random_base(session)
-            self._newest = dbf.newest_outbox_id(session)
-            rows = list(dbf.due_outbox(session, now, limit=READ_LIMIT))
-            self._clear = len(rows) < READ_LIMIT and not dbf.retry_waiting(session, now)
+                self._base = dbo.random_base(session)
+            self._newest = dbo.newest_outbox_id(session)
+            rows = list(dbo.due_outbox(session, now, limit=READ_LIMIT))
+            self._clear = len(rows) < READ_LIMIT and not dbo.retry_waiting(session, now)
         return [row for row in rows if row.id not in self.recorder.unmarked]  # sent, its mark on the way
 
     def _in_order(self, handed: list) -> list | None:
@@ -395,7 +396,7 @@ class OutboxSender(Worker):
                 log.error("outbox: on_auth_failure failed (%s)", where(exc))
 
     def _record(self, rows: Sequence, outcomes: Sequence[Delivery]) -> None:
-        """What became of each outbox row (as dbf.due_outbox read them), in one transaction."""
+        """What became of each outbox row (as dbo.due_outbox read them), in one transaction."""
         if not rows:
             return
         plain = [row.id for row, o in zip(rows, outcomes) if o.status == DeliveryStatus.SENT and o.cmid is None]
@@ -409,7 +410,7 @@ class OutboxSender(Worker):
 
     def _record_one(self, session: Session, row, outcome: Delivery) -> None:
         if outcome.status == DeliveryStatus.SENT:  # a manager card: its cmid is kept for later edits
-            dbf.mark_sent(session, row.id, outcome.cmid)
+            dbo.mark_sent(session, row.id, outcome.cmid)
             self.delivered += 1
         elif outcome.status == DeliveryStatus.AUTH:
             return  # not an attempt: it waits, untouched, for a valid token
@@ -417,7 +418,7 @@ class OutboxSender(Worker):
             backoff = self.retry_later if outcome.status == DeliveryStatus.RETRY_LATER else self.retry
             delay = timedelta(seconds=backoff.delay(row.attempts))
             log.info("reply %d to peer %d will be retried: %s", row.id, row.peer_id, outcome.error)
-            dbf.mark_retry(session, row.id, row.attempts + 1, delay, outcome.error)
+            dbo.mark_retry(session, row.id, row.attempts + 1, delay, outcome.error)
         else:
             self._give_up(session, row, outcome)
 
@@ -426,7 +427,7 @@ class OutboxSender(Worker):
 
     def _give_up(self, session: Session, row, outcome: Delivery) -> None:
         """Failed for good; a card edit's fallback text goes as a new message instead."""
-        dbf.mark_failed(session, row.id, outcome.error)
+        dbo.mark_failed(session, row.id, outcome.error)
         if outcome.code == FORBIDDEN_CODE and row.peer_id > 0:
             # VK says the user does not allow messages: remembered like a message_deny, so what
             # waits for them and what comes later is not tried (no storm of 901) until they write

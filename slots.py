@@ -330,11 +330,15 @@ def free_slots(
     """
     if not 1 <= party <= rules.max_party:
         return []
-    held = tuple(busy)
+    # A slot is free when some fitting table is not taken over it (pick_table's tables, without
+    # working out which one per slot: the date screen asks this for every slot of every day).
+    fitting = {table.id for table in tables if table.type_key == type_key and table.seats >= party}
+    held = [item for item in busy if item.table_id in fitting]
+    length = rules.booking_length
     return [
         start
         for start in bookable_slots(day, now, tz, hours, closed_dates, rules)
-        if pick_table(start, tables, held, party, type_key, rules.booking_length) is not None
+        if len({item.table_id for item in held if overlaps(item.start, item.end, start, start + length)}) < len(fitting)
     ]
 
 

@@ -7,6 +7,7 @@ import catalogue
 import db
 import db_catalogue as dbc
 import db_functions as dbf
+import db_outbox as dbo
 import dialogue as d
 from db_models import DialogueRow, utcnow
 
@@ -56,28 +57,28 @@ def test_outbox_order_retry_and_blocking(sessions):
         assert {r.random_id for r in rows} == {None}  # derived by the sender from the row's id
     now = utcnow()
     with sessions.begin() as s:
-        assert [r.id for r in dbf.due_outbox(s, now)] == ids
-        dbf.mark_retry(s, ids[0], 1, timedelta(minutes=5), "HTTP 502")
-        dbf.mark_all_sent(s, [ids[2]])
+        assert [r.id for r in dbo.due_outbox(s, now)] == ids
+        dbo.mark_retry(s, ids[0], 1, timedelta(minutes=5), "HTTP 502")
+        dbo.mark_all_sent(s, [ids[2]])
     with sessions.begin() as s:
         # peer 1 waits for its retry, so its second reply waits too; peer 2 is done
-        assert [r.id for r in dbf.due_outbox(s, utcnow())] == [ids[3]]
-        assert dbf.next_outbox_time(s) is not None
+        assert [r.id for r in dbo.due_outbox(s, utcnow())] == [ids[3]]
+        assert dbo.next_outbox_time(s) is not None
 
 
 def test_outbox_pruning_keeps_cards_and_pending(sessions):
     with sessions.begin() as s:
         rows = dbf.enqueue(s, [d.Reply.send(1, "a"), d.Reply.send(2, "card", card_order_id=9), d.Reply.send(3, "b")])
-        dbf.mark_all_sent(s, [rows[0].id, rows[1].id])
+        dbo.mark_all_sent(s, [rows[0].id, rows[1].id])
     with sessions.begin() as s:
-        assert dbf.prune_outbox(s, utcnow() + timedelta(seconds=1)) == 1
-        assert [r.peer_id for r in dbf.due_outbox(s, utcnow())] == [3]
+        assert dbo.prune_outbox(s, utcnow() + timedelta(seconds=1)) == 1
+        assert [r.peer_id for r in dbo.due_outbox(s, utcnow())] == [3]
 
 
 def test_card_cmids(sessions):
     with sessions.begin() as s:
         rows = dbf.enqueue(s, [d.Reply.send(200, "card", card_order_id=5), d.Reply.send(201, "card", card_order_id=5)])
-        dbf.mark_sent(s, rows[0].id, cmid=11)
+        dbo.mark_sent(s, rows[0].id, cmid=11)
     with sessions.begin() as s:
         assert dbf.card_cmids(s, 5) == {200: 11}
 

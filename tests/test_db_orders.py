@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import db_catalogue as dbc
 import db_functions as dbf
+import db_outbox as dbo
 import dialogue as d
 from catalogue import Service
 from db_models import Order, utcnow
@@ -91,8 +92,8 @@ def test_change_carries_the_delivered_cards(sessions):
     with sessions.begin() as s:
         rows = dbf.enqueue(s, [d.Reply.send(MANAGER, "card", card_order_id=order_id),
                                d.Reply.send(OTHER, "card", card_order_id=order_id)])
-        dbf.mark_sent(s, rows[0].id, cmid=41)
-        dbf.mark_sent(s, rows[1].id, cmid=42)
+        dbo.mark_sent(s, rows[0].id, cmid=41)
+        dbo.mark_sent(s, rows[1].id, cmid=42)
     with sessions.begin() as s:
         assert dbf.decide(s, order_id, MANAGER, d.Status.CONFIRMED, utcnow()).cards == {MANAGER: 41, OTHER: 42}
 

@@ -46,16 +46,18 @@ ALLOWED: dict[str, set[str]] = {
     "db_people": SHARED | {"db_models", "db"},  # the hand-over flag, the names cache and its sweep
     "db_mailings": SHARED | {"db_models", "db"},  # mailings: recipients, rows, the delivery's queries
     "db_batch": SHARED | {"db_models", "db"},  # a batch of events' claims and replies, written at once
+    "db_outbox": SHARED | {"db_models"},  # the sender's queries: what is due, what became of each reply
     "db_functions": SHARED | {"db_models", "db", "db_catalogue", "db_jobs", "db_people", "db_batch", "db_mailings"},
     "drafts": SHARED | {"db_functions", "db_models"},  # the drafts sweep: a pure decision and its adapter
     "vk_functions": SHARED | {"config"},
     "vk_events": SHARED | {"vk_functions"},
-    "outbox": SHARED | {"config", "db_models", "db_functions", "vk_functions"},
+    "outbox": SHARED | {"config", "db_models", "db_functions", "db_outbox", "vk_functions"},
     "jobs": SHARED | {"config", "db_models", "db", "db_catalogue", "db_functions", "db_jobs", "vk_functions",
                       "outbox"},
-    "mailer": SHARED | {"config", "db_models", "db", "db_mailings", "db_functions", "vk_functions", "outbox"},
-    "loop": SHARED | {"config", "db_models", "db", "db_batch", "db_catalogue", "db_functions", "vk_functions",
-                      "vk_events", "outbox", "jobs"},
+    "mailer": SHARED | {"config", "db_models", "db", "db_mailings", "db_functions", "db_outbox", "vk_functions",
+                        "outbox"},
+    "loop": SHARED | {"config", "db_models", "db", "db_batch", "db_catalogue", "db_functions", "db_outbox",
+                      "vk_functions", "vk_events", "outbox", "jobs"},
     "standby": SHARED | {"config", "db"},  # which process of a community is active: the lease
     "sandbox": SHARED | ADAPTERS | {"vk_emulator"},
     "mailing_cli": SHARED | {"config", "db", "db_models", "db_mailings"},  # main.py --mailing: create, then watch

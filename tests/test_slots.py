@@ -19,6 +19,7 @@ from slots import (  # noqa: E402
     OpeningHours,
     Rules,
     Table,
+    bookable_slots,
     day_slots,
     free_slots,
     nearest_free,
@@ -512,6 +513,17 @@ def test_property_free_slots_are_bookable(scenario):
         end = start + rules.booking_length
         assert not any(b.table_id == table.id and b.start < end and start < b.end for b in busy)
     assert day in open_days(now, tz, hours, closed, rules)
+
+
+@settings(max_examples=300, deadline=None)
+@given(scenarios())
+def test_property_free_slots_are_the_slots_pick_table_finds_a_table_for(scenario):
+    """free_slots asks only whether some table is free, not which: the same slots as pick_table's."""
+    day, now, tz, hours, closed, rules, tables, busy, party, type_key = scenario
+    expected = [start for start in bookable_slots(day, now, tz, hours, closed, rules)
+                if pick_table(start, tables, busy, party, type_key, rules.booking_length) is not None]
+    assert free_slots(day, now, tz, hours, closed, rules, tables, busy, party, type_key) == (
+        expected if 1 <= party <= rules.max_party else [])
 
 
 @settings(max_examples=300, deadline=None)
