@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cache
@@ -256,12 +257,28 @@ def insert_of(dialect: str):
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
+BEFORE_STATEMENT = "before_statement"  # Session.info: called before a Core statement (db_batch's dialogues)
+
+
 def core(session: Session) -> Connection:
     """The session's connection, for a Core statement run without the ORM's work around it; what
-    the session holds unwritten is written first, as the ORM's autoflush would."""
+    the session holds unwritten is written first, as the ORM's autoflush would (and what
+    session.info[BEFORE_STATEMENT] writes: a batch's deferred dialogues)."""
     if session.new or session.deleted or session.dirty:
         session.flush()
+    before = session.info.get(BEFORE_STATEMENT)
+    if before is not None:
+        before(session)
     return session.connection()
+
+
+def upsert(model, key: str, columns: Sequence[str]) -> "Prepared":
+    """INSERT, or UPDATE of `columns` (from the values given) where the row exists."""
+    def build(dialect: str):
+        statement = insert_of(dialect)(model)
+        return statement.on_conflict_do_update(index_elements=[key],
+                                               set_={column: statement.excluded[column] for column in columns})
+    return Prepared(build)
 
 
 class Prepared:
@@ -274,7 +291,10 @@ class Prepared:
         self.build, self.built = build, {}
 
     def __call__(self, session: Session, params=None):
-        connection = core(session)
+        return self.on(core(session), params)
+
+    def on(self, connection: Connection, params=None):
+        """Run on this connection as it is (nothing the session holds is written first)."""
         name = connection.dialect.name
         statement = self.built.get(name)
         if statement is None:

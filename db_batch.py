@@ -1,14 +1,16 @@
 """A batch of events written at once (loop.Bot.apply_batch): their ids claimed by one statement,
-and the replies the batch enqueued (db_functions.enqueue) kept and written by one, at its end."""
+the replies the batch enqueued (db_functions.enqueue) kept and written by one, at its end; its
+users' states read at once and kept while nothing else writes, and its dialogue writes kept
+and written together just before the session's next other statement."""
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import insert
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, event, insert
+from sqlalchemy.orm import ORMExecuteState, Session
 
-from db import Prepared, insert_of
-from db_models import Outbox, OutboxStatus, ProcessedEvent, utcnow
+from db import BEFORE_STATEMENT, Prepared, insert_of, upsert
+from db_models import DialogueRow, Outbox, OutboxStatus, ProcessedEvent, utcnow
 
 # Run with a list of rows (executemany): SQLAlchemy sends them as one multi-row INSERT
 # ("insertmanyvalues"), its statement compiled once, not once per batch as .values([...]) is.
@@ -63,4 +65,79 @@ def write_enqueued(session: Session) -> None:
         row.id = row_id
 
 
+# --- dialogues ---------------------------------------------------------------------------
+SAVE_DIALOGUE = upsert(DialogueRow, "user_id", ["state", "data", "updated_at"])
+SAVE_MENU = upsert(DialogueRow, "user_id", ["state", "data", "updated_at", "nudged_at"])  # the nudge mark cleared
+
+
+def write_dialogue_rows(connection: Connection, rows: list[dict], menu: bool) -> None:
+    """Insert or update dialogues (db_functions.save_dialogue's values), in one statement."""
+    if rows:
+        statement = SAVE_MENU if menu else SAVE_DIALOGUE
+        statement.on(connection, [{**row, "nudged_at": None} for row in rows] if menu else rows)
+
+
+def defer_dialogues(session: Session, states: dict) -> None:
+    """From now on in this session: the users' states given (db_functions.read_event_states) are
+    kept for load_event_state, each updated by its user's dialogue write, until any other
+    statement may have changed them (an ORM write, a flush: then all are forgotten; a user's
+    flags noted: theirs); and dialogue writes wait, to go together just before the session's
+    next other statement (db.core's BEFORE_STATEMENT, the ORM's statements and flushes), as
+    the ORM's autoflush would write its objects. A user's writes in a row keep the last (and
+    clear the nudge mark if any of them went back to the menu)."""
+    session.info[STATES], session.info[PENDING] = dict(states), {}
+    session.info[BEFORE_STATEMENT] = write_dialogues
+    event.listen(session, "do_orm_execute", _before_orm_statement)
+    event.listen(session, "before_flush", _before_flush)
+
+
+def defers_dialogues(session: Session) -> bool:
+    return PENDING in session.info
+
+
+def defer_dialogue(session: Session, values: dict, menu: bool) -> None:
+    pending = session.info[PENDING]
+    earlier = pending.get(values["user_id"])
+    pending[values["user_id"]] = (values, menu or (earlier is not None and earlier[1]))
+
+
+def write_dialogues(session: Session) -> None:
+    """The dialogue writes waiting, in at most two statements (back to the menu, and the others)."""
+    pending = session.info.get(PENDING)
+    if not pending:
+        return
+    session.info[PENDING] = {}  # taken first: writing them is a statement of the session too
+    connection = session.connection()  # as it is: this may run inside the ORM's flush
+    for menu in (False, True):
+        write_dialogue_rows(connection, [values for values, to_menu in pending.values() if to_menu == menu], menu)
+
+
+def kept_state(session: Session, user_id: int):
+    states = session.info.get(STATES)
+    return states.get(user_id) if states else None
+
+
+def keep_state(session: Session, user_id: int, state) -> None:
+    session.info[STATES][user_id] = state
+
+
+def forget_states(session: Session, user_id: int | None = None) -> None:
+    """A user's kept state (None: everyone's), read again when next asked for."""
+    states = session.info.get(STATES)
+    if states:
+        states.clear() if user_id is None else states.pop(user_id, None)
+
+
+def _before_orm_statement(state: ORMExecuteState) -> None:
+    write_dialogues(state.session)
+    if not state.is_select:
+        forget_states(state.session)
+
+
+def _before_flush(session: Session, *_) -> None:
+    write_dialogues(session)
+    forget_states(session)
+
+
 DEFERRED = "defer_outbox"
+STATES, PENDING = "event_states", "dialogues_pending"

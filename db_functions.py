@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from copy import deepcopy
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar
@@ -20,7 +21,7 @@ import db_mailings
 import db_people
 import mail
 import slots
-from db import Prepared, insert_of, update_returning
+from db import Prepared, core, insert_of, update_returning, upsert
 from db_catalogue import CATALOGUE_ROW, CatalogueSnapshot, active_tables
 from db_models import (Booking, CatalogueState, Contact, DialogueRow, DiningTable, Job, Order, Outbox,
                        OutboxStatus, PollState, ProcessedEvent, VkUser, utcnow)
@@ -52,16 +53,7 @@ def load_ts(session: Session, group_id: int) -> str | None:
     return row.ts if row else None
 
 
-def _upsert(model, key: str, columns: Sequence[str]) -> Prepared:
-    """INSERT, or UPDATE of `columns` (from the values given) where the row exists."""
-    def build(dialect: str):
-        statement = insert_of(dialect)(model)
-        return statement.on_conflict_do_update(index_elements=[key],
-                                               set_={column: statement.excluded[column] for column in columns})
-    return Prepared(build)
-
-
-SAVE_TS = _upsert(PollState, "group_id", ["ts"])
+SAVE_TS = upsert(PollState, "group_id", ["ts"])
 
 
 def save_ts(session: Session, group_id: int, ts: str) -> None:
@@ -96,7 +88,11 @@ class EventState:
 
 def load_event_state(session: Session, user_id: int) -> EventState:
     """The user's dialogue, the catalogue's version and the user's flags in one statement (the
-    version row, with the dialogue and the vk_users row joined on, either may not exist)."""
+    version row, with the dialogue and the vk_users row joined on, either may not exist); in a
+    batch, as read_event_states read them and the batch's own writes changed them since."""
+    kept = db_batch.kept_state(session, user_id)
+    if kept is not None:
+        return replace(kept, conversation=replace(kept.conversation, data=deepcopy(kept.conversation.data)))
     row = EVENT_STATE(session, {"user_id": user_id}).one_or_none()
     if row is None:
         known = session.get(VkUser, user_id)
@@ -115,6 +111,32 @@ EVENT_STATE = Prepared(lambda _: (
     .outerjoin(VkUser, VkUser.user_id == bindparam("user_id")).where(CatalogueState.id == CATALOGUE_ROW)))
 
 
+def read_event_states(session: Session, user_ids: Iterable[int]) -> dict[int, EventState]:
+    """load_event_state's answers for a batch's users, in three statements for all of them (none:
+    no catalogue synced yet, each is read alone then)."""
+    ids = sorted(set(filter(None, user_ids)))
+    version = CATALOGUE_VERSION(session).scalar()
+    if not ids or version is None:
+        return {}
+    dialogues = {row.user_id: row for row in BATCH_DIALOGUES(session, {"ids": ids})}
+    flags = {user_id: UserFlags(allowed, callbacks) for user_id, allowed, callbacks in BATCH_FLAGS(session, {"ids": ids})}
+    states = {}
+    for user_id in ids:
+        row = dialogues.get(user_id)
+        conversation = (replace(_conversation(row.state, row.data), handed_over_at=row.handed_over_at) if row
+                        else Conversation(is_new=True))
+        states[user_id] = EventState(conversation, version, flags.get(user_id, UserFlags()))
+    return states
+
+
+CATALOGUE_VERSION = Prepared(lambda _: select(CatalogueState.version).where(CatalogueState.id == CATALOGUE_ROW))
+BATCH_DIALOGUES = Prepared(lambda _: select(DialogueRow.user_id, DialogueRow.state, DialogueRow.data,
+                                            DialogueRow.handed_over_at)
+                           .where(DialogueRow.user_id.in_(bindparam("ids", expanding=True))))
+BATCH_FLAGS = Prepared(lambda _: select(VkUser.user_id, VkUser.messages_allowed, VkUser.callbacks)
+                       .where(VkUser.user_id.in_(bindparam("ids", expanding=True))))
+
+
 def _conversation(state: str, data: Mapping | None) -> Conversation:
     try:
         return Conversation(State(state), dict(data or {}))
@@ -126,14 +148,14 @@ def save_dialogue(session: Session, user_id: int, state: State, data: Mapping, n
     """Insert or update the user's dialogue in one statement. Back in the menu the nudge mark is
     cleared, so the next draft may be nudged once again (drafts.py)."""
     values = {"user_id": user_id, "state": str(state), "data": dict(data), "updated_at": now or utcnow()}
-    if state == State.MENU:
-        SAVE_MENU(session, {**values, "nudged_at": None})
-    else:
-        SAVE_DIALOGUE(session, values)
-
-
-SAVE_DIALOGUE = _upsert(DialogueRow, "user_id", ["state", "data", "updated_at"])
-SAVE_MENU = _upsert(DialogueRow, "user_id", ["state", "data", "updated_at", "nudged_at"])
+    if not db_batch.defers_dialogues(session):
+        db_batch.write_dialogue_rows(core(session), [values], menu=state == State.MENU)
+        return
+    db_batch.defer_dialogue(session, values, menu=state == State.MENU)
+    kept = db_batch.kept_state(session, user_id)
+    if kept is not None:  # what the user's next event in the batch starts from
+        conversation = Conversation(State(state), dict(data), handed_over_at=kept.conversation.handed_over_at)
+        db_batch.keep_state(session, user_id, replace(kept, conversation=conversation))
 
 
 def stale_dialogues(session: Session, nudge_before: datetime | None, drop_before: datetime,
@@ -177,8 +199,9 @@ def note_user(session: Session, user_id: int, **flags: bool) -> None:
     """Record messages_allowed and/or callbacks for a user (one statement, insert or update)."""
     columns = tuple(sorted(flags))
     if columns not in NOTE_USER:
-        NOTE_USER[columns] = _upsert(VkUser, "user_id", [*columns, "updated_at"])
+        NOTE_USER[columns] = upsert(VkUser, "user_id", [*columns, "updated_at"])
     NOTE_USER[columns](session, {"user_id": user_id, **flags, "updated_at": utcnow()})
+    db_batch.forget_states(session, user_id)  # read again if the batch has another event of theirs
 
 
 NOTE_USER: dict[tuple[str, ...], Prepared] = {}  # by the flags noted

@@ -409,6 +409,8 @@ class Bot:
         is still claimed, as its apology would claim it."""
         db_batch.defer_outbox(session)
         new = db_batch.claim_events(session, [event.event_id for event in events])
+        if not guarded:  # the batch's users' states read at once, its dialogues written together
+            db_batch.defer_dialogues(session, dbf.read_event_states(session, [event.user_id for event in events]))
         for event in events:
             if event.event_id not in new:
                 continue
@@ -429,6 +431,7 @@ class Bot:
                 del db_batch.enqueued(session)[mark:]  # rolled back with the savepoint
                 with session.begin_nested():
                     self.store_apology(session, event, claim=False)  # claimed with the batch
+        db_batch.write_dialogues(session)
         db_batch.write_enqueued(session)
         if ts is not None:
             dbf.save_ts(session, self.settings.vk_group_id, ts)

@@ -16,7 +16,7 @@ import messages as msg
 import outbox
 from db_models import DialogueRow, Outbox
 from dialogue import Reply
-from support import CUSTOMER_ID, MANAGER_IDS
+from support import CUSTOMER_ID, MANAGER_IDS, labels
 from test_real_vk_delivery import enqueue, rows, sender_for
 from loop import BATCH_EVENTS
 from vk_functions import Backoff
@@ -83,6 +83,35 @@ def test_a_failing_event_costs_only_itself(emu, bot):
         assert dbf.load_ts(session, emu.group_id) == str(emu._ts)  # stored with them
         dialogues = {row.user_id: row.state for row in session.scalars(select(DialogueRow))}
         assert dialogues[CUSTOMER_ID] == "menu" and set(OTHERS) <= set(dialogues)
+
+
+def test_a_batch_reads_its_users_at_once_and_writes_their_dialogues_together(emu, bot):
+    for user in OTHERS:
+        emu.add_user(user, "Ирина", "Петрова")
+    seen = statements_of(bot.bot.sessions.kw["bind"], "bot")
+    with emu.held():
+        updates = [emu.send_text(user, "Привет") for user in (OTHERS[0], CUSTOMER_ID, OTHERS[1])]
+    for update in updates:
+        bot.settle(update)
+    flat = [" ".join(s.split()) for s in seen]
+    assert sum(s.startswith("INSERT INTO dialogues") for s in flat) == 1
+    assert not [s for s in flat if "LEFT OUTER JOIN dialogues" in s]  # no event read its own state
+    assert sum(s.startswith("SELECT dialogues.user_id") for s in flat) == 1
+    with bot.bot.sessions.begin() as session:
+        assert {row.user_id for row in session.scalars(select(DialogueRow))} >= {*OTHERS, CUSTOMER_ID}
+
+
+def test_a_customers_second_event_in_one_answer_starts_where_the_first_left_them(customer, emu, bot):
+    customer.says("Привет")
+    customer.presses(msg.BTN_SERVICES)
+    customer.presses("Дизайн логотипа")  # the bot asks for the task
+    with emu.held():  # the task, then the deadline typed: one long poll answer
+        updates = [emu.send_text(CUSTOMER_ID, "Логотип для кофейни"), emu.send_text(CUSTOMER_ID, "к пятнице")]
+    for update in updates:
+        bot.settle(update)
+    assert msg.BTN_CONTACT_VK in labels(customer.last)  # the deadline was read as one: the contact is asked
+    with bot.bot.sessions.begin() as session:
+        assert session.get(DialogueRow, CUSTOMER_ID).data.get("task") == "Логотип для кофейни"
 
 
 def test_the_same_update_twice_in_one_answer_is_applied_once(emu, bot):
