@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -25,6 +27,7 @@ log = logging.getLogger("bot")
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 FIRST_REVISION = "0001"  # the schema as the first versions of the bot made it, with create_all
 MIGRATION_LOCK = 4_243_001  # a fixed advisory lock key: every bot process of a database takes the same one
+BUSY_TIMEOUT = 30  # seconds: SQLite's busy timeout, and the longest wait in a WriteQueue
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -34,8 +37,104 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT * 1000}")
     cursor.close()
+
+
+class WriteQueue:
+    """SQLite: the writers of one engine take the database's write lock in the order they asked.
+    SQLite's busy handler does not queue: a waiting writer sleeps and looks again, so a thread
+    that writes back to back (the loop's batches) can keep another (the outbox's recorder) out
+    past the busy timeout. A community's writers all live in one process (standby.FileLease),
+    so taking this queue before BEGIN IMMEDIATE, and leaving it once COMMIT or ROLLBACK has
+    finished, makes them wait their turn instead. The wait is bounded (`patience`); after it,
+    and for a thread whose own other connection holds the turn (it would wait for itself), the
+    writer goes on to SQLite's own wait, as without the queue."""
+
+    def __init__(self, patience: float = BUSY_TIMEOUT) -> None:
+        self.patience = patience
+        self._mutex = threading.Lock()
+        self._holder: object | None = None  # the DBAPI connection whose turn it is
+        self._holder_thread: threading.Thread | None = None
+        self._waiting: deque[tuple[object, threading.Thread, threading.Lock]] = deque()
+
+    @property
+    def held(self) -> bool:
+        return self._holder is not None
+
+    def enter(self, connection: object) -> bool:
+        """Wait for `connection`'s turn; False when the wait ran out or would never end."""
+        with self._mutex:
+            if self._holder is None or self._holder is connection:
+                self._holder, self._holder_thread = connection, threading.current_thread()
+                return True
+            if self._holder_thread is threading.current_thread():
+                return False
+            waiter = (connection, threading.current_thread(), threading.Lock())
+            waiter[2].acquire()
+            self._waiting.append(waiter)
+        if waiter[2].acquire(timeout=self.patience):
+            return True
+        with self._mutex:
+            if waiter not in self._waiting:
+                return True  # handed the turn just as the wait ran out
+            self._waiting.remove(waiter)
+            holder = self._holder_thread.name if self._holder_thread else "nobody"
+        log.warning("waited %s s for the SQLite write lock behind thread %s; going on to SQLite's own wait",
+                    self.patience, holder)
+        return False
+
+    def leave(self, connection: object) -> None:
+        """`connection` is out of its write transaction: the next in line gets the turn."""
+        with self._mutex:
+            if self._holder is not connection:
+                return
+            if self._waiting:
+                self._holder, self._holder_thread, turn = self._waiting.popleft()
+                turn.release()
+            else:
+                self._holder = self._holder_thread = None
+
+
+class QueuedConnection(sqlite3.Connection):
+    """pysqlite's connection that leaves its engine's WriteQueue once a COMMIT or ROLLBACK has
+    finished (SQLAlchemy's commit and rollback events fire before the DBAPI call), or when it
+    is closed (an invalidated connection is closed, never rolled back)."""
+
+    write_queue: WriteQueue | None = None
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self._settled()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self._settled()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            if self.write_queue is not None:
+                self.write_queue.leave(self)
+
+    def _settled(self) -> None:
+        try:
+            open_transaction = self.in_transaction  # a COMMIT that failed may leave it open
+        except sqlite3.ProgrammingError:  # closed
+            open_transaction = False
+        if self.write_queue is not None and not open_transaction:
+            self.write_queue.leave(self)
+
+
+def _queue_writers(queue: WriteQueue):
+    def on_connect(dbapi_connection, _record) -> None:
+        dbapi_connection.write_queue = queue
+    return on_connect
 
 
 READ_ONLY = {"bot_read_only": True}  # Session.connection(execution_options=READ_ONLY): see read_only()
@@ -43,9 +142,20 @@ READ_ONLY = {"bot_read_only": True}  # Session.connection(execution_options=READ
 
 def _sqlite_begin(conn) -> None:
     # IMMEDIATE takes the write lock at the start: two writers queue instead of one
-    # failing half-way, which is what makes a booking race safe on SQLite. A transaction that
-    # only reads (read_only) begins deferred: in WAL mode it waits for no writer.
-    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("bot_read_only") else "BEGIN IMMEDIATE")
+    # failing half-way, which is what makes a booking race safe on SQLite; in the process they
+    # queue in WriteQueue first, in the order they came. A transaction that only reads
+    # (read_only) begins deferred and takes no turn: in WAL mode it waits for no writer.
+    if conn.get_execution_options().get("bot_read_only"):
+        conn.exec_driver_sql("BEGIN")
+        return
+    dbapi_connection = conn.connection.dbapi_connection
+    queue = dbapi_connection.write_queue
+    queue.enter(dbapi_connection)
+    try:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    except BaseException:
+        queue.leave(dbapi_connection)
+        raise
 
 
 def read_only(session: Session) -> Session:
@@ -77,8 +187,10 @@ def make_engine(url: str, echo: bool = False, schema: str | None = None) -> Engi
     """An engine with pre-ping, so a connection dropped by a database restart is replaced;
     on PostgreSQL in `schema` (DATABASE_SCHEMA) when given, else the database's search path."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, echo=echo, pool_pre_ping=True, connect_args={"timeout": 30})
+        engine = create_engine(url, echo=echo, pool_pre_ping=True,
+                               connect_args={"timeout": BUSY_TIMEOUT, "factory": QueuedConnection})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _queue_writers(WriteQueue()))
         event.listen(engine, "begin", _sqlite_begin)
         return _plain_savepoints(engine)
     engine = create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_recycle=1800)

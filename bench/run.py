@@ -397,7 +397,9 @@ def rss_kib(pid: int) -> tuple[int, int]:
 
 
 def processed_count(engine) -> int:
-    with engine.connect() as conn:
+    """Only reads (db.READ_ONLY: a deferred transaction on SQLite), so the count never queues
+    for the write lock with the bot it watches."""
+    with engine.connect().execution_options(**db.READ_ONLY) as conn:
         return conn.execute(text("select count(*) from processed_events")).scalar_one()
 
 
