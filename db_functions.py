@@ -113,10 +113,12 @@ EVENT_STATE = Prepared(lambda _: (
 
 def read_event_states(session: Session, user_ids: Iterable[int]) -> dict[int, EventState]:
     """load_event_state's answers for a batch's users, in three statements for all of them (none:
-    no catalogue synced yet, each is read alone then)."""
+    no catalogue synced yet, or too few users to be worth it: each is read alone then)."""
     ids = sorted(set(filter(None, user_ids)))
+    if len(ids) < BATCH_READ_FROM:
+        return {}
     version = CATALOGUE_VERSION(session).scalar()
-    if not ids or version is None:
+    if version is None:
         return {}
     dialogues = {row.user_id: row for row in BATCH_DIALOGUES(session, {"ids": ids})}
     flags = {user_id: UserFlags(allowed, callbacks) for user_id, allowed, callbacks in BATCH_FLAGS(session, {"ids": ids})}
@@ -129,6 +131,7 @@ def read_event_states(session: Session, user_ids: Iterable[int]) -> dict[int, Ev
     return states
 
 
+BATCH_READ_FROM = 3  # users in a batch: one statement each reads fewer than three statements for all
 CATALOGUE_VERSION = Prepared(lambda _: select(CatalogueState.version).where(CatalogueState.id == CATALOGUE_ROW))
 BATCH_DIALOGUES = Prepared(lambda _: select(DialogueRow.user_id, DialogueRow.state, DialogueRow.data,
                                             DialogueRow.handed_over_at)
@@ -445,7 +448,15 @@ class SessionView:
                             phone=str(o.details.get("phone", ""))) for b, o, t in self.session.execute(query)]
 
     def names(self, user_ids: Iterable[int]) -> dict[int, str]:
-        return db_people.names_of(self.session, user_ids)
+        """The cached names, each read once a transaction (a decision's cards ask for the same
+        customer and managers again and again; only the names sweep writes them, in its own)."""
+        known: dict[int, str | None] = self.session.info.setdefault("names", {})
+        wanted = set(user_ids)
+        missing = wanted - known.keys()
+        if missing:
+            found = db_people.names_of(self.session, missing)
+            known.update({user_id: found.get(user_id) for user_id in missing})
+        return {user_id: known[user_id] for user_id in wanted if known[user_id] is not None}
 
     def handed_over(self, user_id: int) -> datetime | None:
         return db_people.handed_over(self.session, user_id)
