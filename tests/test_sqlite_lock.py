@@ -69,13 +69,14 @@ def test_a_write_transaction_holds_the_turn_until_commit(lite):
     assert not queue.held
 
 
-def test_the_turn_is_given_back_after_rollback(lite):
+@pytest.mark.parametrize("ending", ["rollback", "invalidate"])
+def test_the_turn_is_given_back_after_rollback_or_when_the_connection_is_invalidated(lite, ending):
     queue = queue_of(lite)
     with lite.connect() as conn:
         transaction = conn.begin()
         conn.exec_driver_sql("INSERT INTO marks VALUES ('a')")
         assert queue.held
-        transaction.rollback()
+        transaction.rollback() if ending == "rollback" else conn.invalidate()
         assert not queue.held
 
 
@@ -104,16 +105,6 @@ def test_the_turn_is_given_back_when_begin_fails(lite, tmp_path):
     finally:
         other.rollback()
         other.close()
-
-
-def test_the_turn_is_given_back_when_the_connection_is_invalidated(lite):
-    queue = queue_of(lite)
-    with lite.connect() as conn:
-        conn.begin()
-        conn.exec_driver_sql("INSERT INTO marks VALUES ('a')")
-        assert queue.held
-        conn.invalidate()
-        assert not queue.held
 
 
 def test_a_read_only_transaction_takes_no_turn(lite):
