@@ -187,8 +187,13 @@ def make_engine(url: str, echo: bool = False, schema: str | None = None) -> Engi
     """An engine with pre-ping, so a connection dropped by a database restart is replaced;
     on PostgreSQL in `schema` (DATABASE_SCHEMA) when given, else the database's search path."""
     if url.startswith("sqlite"):
+        # pysqlite keeps each connection's last statements compiled (128 by default); a batch's
+        # multi-row INSERTs and IN lists differ by their row count, so that cache kept filling with
+        # large compiled statements (+3 MiB from 10,000 to 40,000 events, measured in bench/run.py's
+        # memory phase): 16 keep the few every batch runs.
         engine = create_engine(url, echo=echo, pool_pre_ping=True,
-                               connect_args={"timeout": BUSY_TIMEOUT, "factory": QueuedConnection})
+                               connect_args={"timeout": BUSY_TIMEOUT, "factory": QueuedConnection,
+                                             "cached_statements": 16})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "connect", _queue_writers(WriteQueue()))
         event.listen(engine, "begin", _sqlite_begin)
