@@ -90,7 +90,7 @@ def drop_bench_schemas(prefix: str = "bench_") -> None:
 
 class InstrumentedBot:
     """The real Bot in a thread of this process, with each event's handler time and SQL statements
-    recorded. An event's time is its own work (EventApplier.apply, in its savepoint) plus its share
+    recorded. An event's time is its own work (EventApplier.apply) plus its share
     of what its batch did besides (the commit, the position, the hand-off to the sender), so the
     times of a batch's events add up to the batch's wall time."""
 
