@@ -102,7 +102,7 @@ def main(build_bot: Callable[[Settings], Bot]) -> int:
     with VKEmulator() as emu, tempfile.TemporaryDirectory(prefix="vk-bot-sandbox-") as folder:
         emu.add_user(CUSTOMER_ID, "Анна", "Покупатель")
         emu.add_user(MANAGER_ID, "Олег", "Менеджер")
-        emu.longpoll_events.update(message_allow=1, message_deny=1)  # as Going live asks of a community
+        emu.longpoll_events.update(message_allow=1, message_deny=1, message_reply=1)  # as Going live asks
         settings = sandbox_settings(emu, Path(folder) / "sandbox.sqlite3")
         bot = build_bot(settings)  # loads the example catalogue, as the bot does
         startup_checks(bot.client, settings)
