@@ -3,6 +3,7 @@ the caller (the event loop in loop.py, the sender in outbox.py) owns the transac
 """
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from copy import deepcopy
@@ -121,7 +122,8 @@ def read_event_states(session: Session, user_ids: Iterable[int]) -> dict[int, Ev
     if version is None:
         return {}
     dialogues = {row.user_id: row for row in BATCH_DIALOGUES(session, {"ids": ids})}
-    flags = {user_id: UserFlags(allowed, callbacks) for user_id, allowed, callbacks in BATCH_FLAGS(session, {"ids": ids})}
+    flags = {user_id: UserFlags(allowed, callbacks)
+             for user_id, allowed, callbacks in BATCH_FLAGS(session, {"ids": ids})}
     states = {}
     for user_id in ids:
         row = dialogues.get(user_id)
@@ -156,8 +158,9 @@ def save_dialogue(session: Session, user_id: int, state: State, data: Mapping, n
         return
     db_batch.defer_dialogue(session, values, menu=state == State.MENU)
     kept = db_batch.kept_state(session, user_id)
-    if kept is not None:  # what the user's next event in the batch starts from
-        conversation = Conversation(State(state), dict(data), handed_over_at=kept.conversation.handed_over_at)
+    if kept is not None:  # what the user's next event in the batch starts from, as the database would give it
+        stored = json.loads(json.dumps(values["data"]))  # the JSON column's round trip (tuples come back lists)
+        conversation = Conversation(State(state), stored, handed_over_at=kept.conversation.handed_over_at)
         db_batch.keep_state(session, user_id, replace(kept, conversation=conversation))
 
 
@@ -235,8 +238,9 @@ def drop_pending_to(session: Session, peer_id: int, reason: str) -> int:
 def enqueue(session: Session, replies: Iterable[Reply]) -> list[Outbox]:
     """Store replies to deliver after the commit; the sender derives each random_id (outbox.random_id_of).
     In a session that defers them (db_batch.defer_outbox) they are only kept, written at once later."""
-    rows = [Outbox(kind=r.kind, peer_id=r.peer_id, text=r.text, keyboard=r.keyboard, cmid=r.cmid, callback_id=r.callback_id,
-                   card_order_id=r.card_order_id, fallback_text=r.fallback, forward=r.forward) for r in replies]
+    rows = [Outbox(kind=r.kind, peer_id=r.peer_id, text=r.text, keyboard=r.keyboard, cmid=r.cmid,
+                   callback_id=r.callback_id, card_order_id=r.card_order_id, fallback_text=r.fallback,
+                   forward=r.forward) for r in replies]
     db_batch.enqueued(session).extend(rows)
     if not db_batch.deferred(session):
         db_batch.write_enqueued(session)
