@@ -64,9 +64,7 @@ def save_ts(session: Session, group_id: int, ts: str) -> None:
 # --- Dialogues ---------------------------------------------------------------------
 def load_dialogue(session: Session, user_id: int) -> Conversation:
     row = session.get(DialogueRow, user_id)
-    if row is None:
-        return Conversation(is_new=True)
-    return replace(_conversation(row.state, row.data), handed_over_at=row.handed_over_at)
+    return _conversation(row.state, row.data, row.handed_over_at) if row else Conversation(is_new=True)
 
 
 @dataclass(frozen=True)
@@ -100,9 +98,7 @@ def load_event_state(session: Session, user_id: int) -> EventState:
         flags = UserFlags(known.messages_allowed, known.callbacks) if known else UserFlags()
         return EventState(load_dialogue(session, user_id), None, flags)
     version, state, data, allowed, callbacks, handed_over_at = row
-    conversation = _conversation(state, data) if state is not None else Conversation(is_new=True)
-    conversation = replace(conversation, handed_over_at=handed_over_at)
-    return EventState(conversation, version, UserFlags(allowed, callbacks))
+    return EventState(_conversation(state, data, handed_over_at), version, UserFlags(allowed, callbacks))
 
 
 EVENT_STATE = Prepared(lambda _: (
@@ -127,8 +123,7 @@ def read_event_states(session: Session, user_ids: Iterable[int]) -> dict[int, Ev
     states = {}
     for user_id in ids:
         row = dialogues.get(user_id)
-        conversation = (replace(_conversation(row.state, row.data), handed_over_at=row.handed_over_at) if row
-                        else Conversation(is_new=True))
+        conversation = _conversation(row.state, row.data, row.handed_over_at) if row else Conversation(is_new=True)
         states[user_id] = EventState(conversation, version, flags.get(user_id, UserFlags()))
     return states
 
@@ -142,11 +137,14 @@ BATCH_FLAGS = Prepared(lambda _: select(VkUser.user_id, VkUser.messages_allowed,
                        .where(VkUser.user_id.in_(bindparam("ids", expanding=True))))
 
 
-def _conversation(state: str, data: Mapping | None) -> Conversation:
+def _conversation(state: str | None, data: Mapping | None, handed_over_at: datetime | None) -> Conversation:
+    """A dialogue as its row stores it (state None: no row, a new user)."""
+    if state is None:
+        return Conversation(is_new=True)
     try:
-        return Conversation(State(state), dict(data or {}))
+        return Conversation(State(state), dict(data or {}), handed_over_at=handed_over_at)
     except ValueError:  # a state from an older version of the bot: start over kindly
-        return Conversation(State.MENU, {})
+        return Conversation(State.MENU, {}, handed_over_at=handed_over_at)
 
 
 def save_dialogue(session: Session, user_id: int, state: State, data: Mapping, now: datetime | None = None) -> None:
